@@ -1,0 +1,118 @@
+/*
+ * Runs before the NativeAOT runtime starts (it creates its finalizer thread before Main):
+ *  - blocks the signals podmon reads from a signalfd, so every runtime thread inherits the mask
+ *    (otherwise SIGTERM lands on the finalizer thread and kills the process);
+ *  - in server mode, closes inherited fds and daemonizes here, because forking once the runtime
+ *    exists leaves a child without its finalizer thread.
+ * Linked as a plain .o so the constructor is always part of the binary.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "podmon.h"
+
+static int g_ready_fd = -1;
+static int g_mode = PM_MODE_OTHER;
+
+int pm_ready_fd(void) { return g_ready_fd; }
+int pm_startup_mode(void) { return g_mode; }
+
+static int is_falsy(const char *v) {
+    static const char *const no[] = {"", "0", "n", "no", "f", "false", "off"};
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (!strcasecmp(v, no[i])) return 1;
+    return 0;
+}
+
+static int arg_is(const char *a, const char *name) {
+    size_t n = strlen(name);
+    return !strncmp(a, name, n) && (a[n] == 0 || a[n] == '=');
+}
+
+/* What the managed parser will do, decided from argv alone: only a plain server run forks. */
+int pm_classify_args(int argc, char **argv, char **envp) {
+    (void)envp;
+    const char *base = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
+    base = base ? base + 1 : (argc > 0 && argv[0] ? argv[0] : "");
+    if (!strcmp(base, "conmon")) return PM_MODE_OTHER;
+    int skip = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) break;
+        if (!strcmp(a, "pause") || !strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "-v") ||
+            arg_is(a, "--version") || arg_is(a, "--version-json") || arg_is(a, "--api-version"))
+            return PM_MODE_OTHER;
+        if (!strcmp(a, "--skip-fork")) skip = 1;
+        else if (!strncmp(a, "--skip-fork=", 12)) skip = !is_falsy(a + 12);
+    }
+    const char *env = getenv("CONMON_SKIP_FORK");
+    if (!skip && env && !is_falsy(env)) skip = 1;
+    if (getenv("CONMON_VERSION")) return PM_MODE_OTHER;
+    return skip ? PM_MODE_SERVER_FOREGROUND : PM_MODE_SERVER_DAEMON;
+}
+
+static void launcher_wait(int rfd, pid_t pid) {
+    char buf[4096];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(rfd, buf + len, sizeof buf - 1 - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        len += (size_t)n;
+        if (len == sizeof buf - 1) break;
+    }
+    buf[len] = 0;
+    if (len >= 9 && !memcmp(buf, "listening", 9)) _exit(0);
+    /* "error <code> <message>\n" from the daemon, or it died before saying anything. */
+    if (len > 6 && !memcmp(buf, "error ", 6)) {
+        char *end;
+        long code = strtol(buf + 6, &end, 10);
+        if (*end == ' ') end++;
+        (void)!write(2, end, strlen(end));
+        _exit(code > 0 && code < 256 ? (int)code : 1);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    char msg[160];
+    int m = snprintf(msg, sizeof msg, "podmon: error: server exited before it was ready (wait status 0x%x)\n", st);
+    (void)!write(2, msg, (size_t)m);
+    _exit(1);
+}
+
+__attribute__((constructor(101))) static void pm_early(int argc, char **argv, char **envp) {
+    sigset_t m;
+    pm_fill_blocked_sigset(&m);
+    sigprocmask(SIG_BLOCK, &m, NULL);
+
+    int mode = g_mode = pm_classify_args(argc, argv, envp);
+    if (mode == PM_MODE_OTHER) return;
+    if (mode == PM_MODE_SERVER_FOREGROUND) {
+        syscall(SYS_close_range, 3, ~0U, 0);
+        return;
+    }
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) { perror("podmon: pipe2"); _exit(1); }
+    pid_t pid = fork();
+    if (pid < 0) { perror("podmon: fork"); _exit(1); }
+    if (pid > 0) { close(p[1]); launcher_wait(p[0], pid); }
+
+    /* The daemon: continues into the runtime and Main. */
+    close(p[0]);
+    if (p[1] != 3) { dup3(p[1], 3, O_CLOEXEC); close(p[1]); }
+    g_ready_fd = 3;
+    syscall(SYS_close_range, 4, ~0U, 0);
+    setsid();
+    int nul = open("/dev/null", O_RDWR);
+    if (nul >= 0) {
+        dup2(nul, 0); dup2(nul, 1); dup2(nul, 2);
+        if (nul > 2) close(nul);
+    }
+}

@@ -1,0 +1,43 @@
+#ifndef PODMON_NATIVE_H
+#define PODMON_NATIVE_H
+#include <signal.h>
+#include <stdint.h>
+
+/* How the early constructor classified the command line (see early.c). */
+enum { PM_MODE_OTHER = 0, PM_MODE_SERVER_FOREGROUND = 1, PM_MODE_SERVER_DAEMON = 2 };
+
+int pm_classify_args(int argc, char **argv, char **envp);
+int pm_startup_mode(void);
+int pm_ready_fd(void);
+void pm_fill_blocked_sigset(sigset_t *set);
+
+/* One fd of the child: child_fd receives parent_fd (-1: /dev/null). */
+struct pm_fd_map {
+    int32_t parent_fd;
+    int32_t child_fd;
+};
+
+struct pm_spawn_args {
+    const char *path;            /* executed with execve, no PATH search */
+    char *const *argv;
+    char *const *envp;           /* NULL: inherit environ */
+    const char *cwd;             /* NULL: unchanged */
+    const struct pm_fd_map *fds; /* the child's fds; all others are closed */
+    int32_t nfds;
+    int32_t new_session;         /* setsid() in the child */
+    int32_t pdeath_signal;       /* 0: none */
+};
+
+/* fork + exec; returns the child's pid and its pidfd (or -1 where pidfd_open is missing).
+   On failure returns -1 with errno set; exec failures of the child are reported here too
+   (through a CLOEXEC pipe), with *failed_step naming the step that failed. */
+int pm_spawn(const struct pm_spawn_args *a, int *pidfd, const char **failed_step);
+
+int pm_pidfd_open(int pid, unsigned flags);
+int pm_pidfd_send_signal(int pidfd, int sig, unsigned flags);
+int pm_io_uring_setup(unsigned entries, void *params);
+int pm_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags);
+int pm_close_range(unsigned first, unsigned last, unsigned flags);
+int pm_signalfd_blocked(int fd, int flags);
+int pm_sigprocmask_blocked(int how);
+#endif

@@ -1,0 +1,49 @@
+/* Syscalls glibc 2.36 wraps late or not at all: called through syscall() so the binary runs on
+   older glibc too. */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "podmon.h"
+
+void pm_fill_blocked_sigset(sigset_t *m) {
+    sigemptyset(m);
+    sigaddset(m, SIGCHLD);
+    sigaddset(m, SIGTERM);
+    sigaddset(m, SIGINT);
+    sigaddset(m, SIGHUP);
+    sigaddset(m, SIGPIPE);
+}
+
+int pm_signalfd_blocked(int fd, int flags) {
+    sigset_t m;
+    pm_fill_blocked_sigset(&m);
+    sigdelset(&m, SIGPIPE); /* blocked to be ignored (EPIPE instead), never read */
+    return signalfd(fd, &m, flags);
+}
+
+int pm_sigprocmask_blocked(int how) {
+    sigset_t m;
+    pm_fill_blocked_sigset(&m);
+    return sigprocmask(how, &m, NULL);
+}
+
+int pm_pidfd_open(int pid, unsigned flags) { return (int)syscall(SYS_pidfd_open, pid, flags); }
+
+int pm_pidfd_send_signal(int pidfd, int sig, unsigned flags) {
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, flags);
+}
+
+int pm_io_uring_setup(unsigned entries, void *params) {
+    return (int)syscall(SYS_io_uring_setup, entries, params);
+}
+
+int pm_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags) {
+    return (int)syscall(SYS_io_uring_enter, fd, to_submit, min_complete, flags, NULL, 0);
+}
+
+int pm_close_range(unsigned first, unsigned last, unsigned flags) {
+    return (int)syscall(SYS_close_range, first, last, flags);
+}

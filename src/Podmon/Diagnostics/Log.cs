@@ -1,0 +1,115 @@
+using System.Text;
+using Podmon.Cli;
+using Podmon.Sys;
+
+namespace Podmon.Diagnostics;
+
+/// <summary>
+/// The server's own log (not container logs): stdout, the journal, or nowhere. Written with
+/// write(2)/send(2) directly: System.Console would add a signal-handling thread.
+/// </summary>
+public static class Log
+{
+    static LogLevel s_level = LogLevel.Info;
+    static ILogSink s_sink = NullSink.Instance;
+
+    public static void Configure(LogDriverKind driver, LogLevel level)
+    {
+        s_level = level;
+        s_sink = driver switch
+        {
+            LogDriverKind.Stdout => new FdSink(1),
+            LogDriverKind.Systemd => JournalSink.TryOpen() ?? (ILogSink)NullSink.Instance,
+            _ => NullSink.Instance,
+        };
+    }
+
+    public static bool IsEnabled(LogLevel level) => level >= s_level && s_level != LogLevel.Off;
+
+    public static void Write(LogLevel level, string message)
+    {
+        if (IsEnabled(level)) s_sink.Write(level, message);
+    }
+
+    public static void Trace(string message) => Write(LogLevel.Trace, message);
+    public static void Debug(string message) => Write(LogLevel.Debug, message);
+    public static void Info(string message) => Write(LogLevel.Info, message);
+    public static void Warn(string message) => Write(LogLevel.Warn, message);
+    public static void Error(string message) => Write(LogLevel.Error, message);
+
+    /// <summary>Writes one line to stderr (fd 2), ignoring failures.</summary>
+    public static void Stderr(string line) => FdSink.WriteLine(2, line);
+
+    public static void Stdout(string text) => FdSink.WriteText(1, text);
+}
+
+interface ILogSink
+{
+    void Write(LogLevel level, string message);
+}
+
+sealed class NullSink : ILogSink
+{
+    public static readonly NullSink Instance = new();
+    public void Write(LogLevel level, string message) { }
+}
+
+sealed class FdSink(int fd) : ILogSink
+{
+    public void Write(LogLevel level, string message) =>
+        WriteLine(fd, $"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.ffffffZ} {LevelName(level)} podmon: {message}");
+
+    static string LevelName(LogLevel l) => l switch
+    {
+        LogLevel.Trace => "TRACE", LogLevel.Debug => "DEBUG", LogLevel.Info => "INFO",
+        LogLevel.Warn => "WARN", _ => "ERROR",
+    };
+
+    public static void WriteLine(int fd, string line) => WriteText(fd, line + "\n");
+
+    public static void WriteText(int fd, string text)
+    {
+        try { Libc.WriteAll(fd, Encoding.UTF8.GetBytes(text)); }
+        catch (SyscallException) { }
+    }
+}
+
+/// <summary>journald's native protocol: one datagram of fields to /run/systemd/journal/socket.</summary>
+sealed unsafe class JournalSink : ILogSink
+{
+    public const string SocketPath = "/run/systemd/journal/socket";
+    readonly OwnedFd _fd;
+
+    JournalSink(OwnedFd fd) => _fd = fd;
+
+    public static JournalSink? TryOpen()
+    {
+        if (!File.Exists(SocketPath)) return null;
+        try { return new JournalSink(UnixSocket.Connect(SocketPath, Libc.SOCK_DGRAM)); }
+        catch (SyscallException) { return null; }
+    }
+
+    public void Write(LogLevel level, string message)
+    {
+        int priority = level switch
+        {
+            LogLevel.Trace or LogLevel.Debug => 7, LogLevel.Info => 6, LogLevel.Warn => 4, _ => 3,
+        };
+        byte[] datagram = Format(priority, "podmon", message);
+        fixed (byte* p = datagram) Libc.send(_fd.Value, p, (nuint)datagram.Length, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
+    }
+
+    /// <summary>MESSAGE uses the binary field form, so any byte (newlines too) is allowed.</summary>
+    public static byte[] Format(int priority, string identifier, string message)
+    {
+        var buf = new List<byte>(64 + message.Length);
+        buf.AddRange(Encoding.UTF8.GetBytes($"PRIORITY={priority}\nSYSLOG_IDENTIFIER={identifier}\nMESSAGE\n"));
+        byte[] msg = Encoding.UTF8.GetBytes(message);
+        Span<byte> len = stackalloc byte[8];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)msg.Length);
+        buf.AddRange(len.ToArray());
+        buf.AddRange(msg);
+        buf.Add((byte)'\n');
+        return buf.ToArray();
+    }
+}

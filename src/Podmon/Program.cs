@@ -1,0 +1,63 @@
+using Podmon.Cli;
+using Podmon.Diagnostics;
+using Podmon.Server;
+using Podmon.Sys;
+
+namespace Podmon;
+
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        // native/early.c has already blocked our signals and, for a server without
+        // --skip-fork, forked: this is then the daemon and readyFd reaches the waiting launcher.
+        int readyFd = EarlyNative.ReadyFd();
+        try
+        {
+            Command cmd = CommandLine.Parse(args, Environment.GetEnvironmentVariable);
+            switch (cmd.Kind)
+            {
+                case CommandKind.Help:
+                    Log.Stdout(Usage.Text);
+                    return 0;
+                case CommandKind.Version:
+                    Log.Stdout(VersionInfo.Text(cmd.Verbosity == VersionVerbosity.Full));
+                    return 0;
+                case CommandKind.VersionJson:
+                    Log.Stdout(VersionInfo.Json(cmd.Verbosity == VersionVerbosity.Full));
+                    return 0;
+                case CommandKind.Pause:
+                    return Fail(readyFd, 1, "pause: not implemented yet (namespaces are pinned by a later podmon release)");
+                default:
+                    return RunServer(cmd.Server, readyFd);
+            }
+        }
+        catch (UsageException e)
+        {
+            return Fail(readyFd, 2, e.Message);
+        }
+        catch (Exception e)
+        {
+            return Fail(readyFd, 1, e.Message);
+        }
+    }
+
+    static int RunServer(ServerOptions options, int readyFd)
+    {
+        ServerHost.Validate(options);
+        Log.Configure(options.LogDriver, options.LogLevel);
+        using var host = new ServerHost(options);
+        host.Start(Services.CreateAcceptor);
+        ServerHost.NotifyLauncher(readyFd, "listening\n");
+        host.Run();
+        Log.Info("podmon stopped");
+        return 0;
+    }
+
+    static int Fail(int readyFd, int code, string message)
+    {
+        if (readyFd >= 0) ServerHost.NotifyLauncher(readyFd, $"error {code} podmon: error: {message}\n");
+        else Log.Stderr($"podmon: error: {message}");
+        return code;
+    }
+}

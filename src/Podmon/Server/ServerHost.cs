@@ -1,0 +1,130 @@
+using System.Text;
+using Podmon.Cli;
+using Podmon.Diagnostics;
+using Podmon.Loop;
+using Podmon.Sys;
+
+namespace Podmon.Server;
+
+/// <summary>
+/// The conmon-rs style server: one process, one loop, one socket for the whole pod. Started by
+/// <see cref="Program"/> after native/early.c has (maybe) daemonized.
+/// </summary>
+public sealed class ServerHost : ISignalHandler, IDisposable
+{
+    readonly ServerOptions _options;
+    readonly EventLoop _loop = new();
+    readonly ChildReaper _reaper;
+    SignalSource? _signals;
+    Listener? _listener;
+    IConnectionAcceptor? _acceptor;
+
+    public ServerHost(ServerOptions options)
+    {
+        _options = options;
+        _reaper = new ChildReaper(_loop);
+    }
+
+    public EventLoop Loop => _loop;
+    public ChildReaper Reaper => _reaper;
+    public ServerOptions Options => _options;
+
+    /// <summary>Checks and prepares what the flags name, like conmon-rs's Config::validate.</summary>
+    public static void Validate(ServerOptions o)
+    {
+        if (o.Runtime.Trim().Length == 0) throw new UsageException("--runtime flag not set");
+        if (o.RuntimeDir.Trim().Length == 0) throw new UsageException("--runtime-dir flag not set");
+        if (!File.Exists(o.Runtime)) throw new UsageException($"--runtime '{o.Runtime}' does not exist");
+        if (o.RuntimeRoot is { } root && File.Exists(root))
+            throw new UsageException($"--runtime-root '{root}' is not a directory");
+    }
+
+    /// <summary>Prepares the process and the socket; after this returns, clients can connect.</summary>
+    public void Start(Func<ServerHost, IConnectionAcceptor> acceptorFactory)
+    {
+        Directory.CreateDirectory(_options.RuntimeDir);
+        if (_options.RuntimeRoot is { } root) Directory.CreateDirectory(root);
+        ConfigureProcess();
+
+        _signals = new SignalSource(_loop, this);
+        _acceptor = acceptorFactory(this);
+        string socket = _options.SocketPath;
+        if (Libc.unlink(socket) < 0 && Errno.Last != Errno.ENOENT)
+            throw new SyscallException("unlink", Errno.Last, socket);
+        _listener = new Listener(_loop, socket, _acceptor);
+        WritePidfile(_options.PidfilePath, Libc.getpid());
+        Log.Info($"podmon {VersionInfo.Version} listening on {socket} (pid {Libc.getpid()})");
+    }
+
+    public void Run() => _loop.Run();
+
+    static void ConfigureProcess()
+    {
+        Errno.Check(Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
+        Libc.umask(0b000_010_010); // 022
+        try
+        {
+            File.WriteAllText("/proc/self/oom_score_adj", "-1000");
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            Log.Debug($"oom_score_adj -1000 not allowed: {e.Message}");
+        }
+    }
+
+    /// <summary>Temp file + rename: a reader never sees a partial pid.</summary>
+    public static void WritePidfile(string path, int pid)
+    {
+        string tmp = path + ".tmp";
+        File.WriteAllText(tmp, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    public void OnSignal(int signo)
+    {
+        switch (signo)
+        {
+            case Libc.SIGCHLD:
+                _reaper.ReapOrphans();
+                break;
+            case Libc.SIGTERM or Libc.SIGINT:
+                Log.Info($"received {(signo == Libc.SIGTERM ? "SIGTERM" : "SIGINT")}, shutting down");
+                Shutdown();
+                break;
+            case Libc.SIGHUP:
+                Log.Debug("SIGHUP ignored");
+                break;
+        }
+    }
+
+    /// <summary>Kills the containers podmon started, removes the socket, stops the loop.</summary>
+    public void Shutdown()
+    {
+        _reaper.SignalAll(Libc.SIGKILL);
+        _acceptor?.CloseAll();
+        if (_listener is not null)
+        {
+            _listener.Dispose();
+            Libc.unlink(_listener.Path);
+            _listener = null;
+        }
+        _loop.Stop();
+    }
+
+    public void Dispose()
+    {
+        _listener?.Dispose();
+        _signals?.Dispose();
+        _reaper.Dispose();
+        _loop.Dispose();
+    }
+
+    /// <summary>Tells the launcher (native/early.c) the outcome; -1 = no launcher (foreground).</summary>
+    public static void NotifyLauncher(int readyFd, string message)
+    {
+        if (readyFd < 0) return;
+        try { Libc.WriteAll(readyFd, Encoding.UTF8.GetBytes(message)); }
+        catch (SyscallException) { }
+        Libc.close(readyFd);
+    }
+}

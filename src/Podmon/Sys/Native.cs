@@ -1,0 +1,68 @@
+using System.Runtime.InteropServices;
+
+namespace Podmon.Sys;
+
+/// <summary>The C helper linked into the binary (native/): spawning and late syscalls.</summary>
+public static unsafe partial class Native
+{
+    const string Lib = "podmonnative";
+
+    public const int ModeOther = 0, ModeServerForeground = 1, ModeServerDaemon = 2;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct FdMap
+    {
+        public int ParentFd;
+        public int ChildFd;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SpawnArgs
+    {
+        public byte* Path;
+        public byte** Argv;
+        public byte** Envp;
+        public byte* Cwd;
+        public FdMap* Fds;
+        public int FdCount;
+        public int NewSession;
+        public int PdeathSignal;
+    }
+
+    [LibraryImport(Lib, EntryPoint = "pm_spawn", SetLastError = true)]
+    public static partial int Spawn(SpawnArgs* args, int* pidfd, byte** failedStep);
+
+    [LibraryImport(Lib, EntryPoint = "pm_pidfd_open", SetLastError = true)]
+    public static partial int PidfdOpen(int pid, uint flags);
+
+    [LibraryImport(Lib, EntryPoint = "pm_pidfd_send_signal", SetLastError = true)]
+    public static partial int PidfdSendSignal(int pidfd, int sig, uint flags);
+
+    [LibraryImport(Lib, EntryPoint = "pm_io_uring_setup", SetLastError = true)]
+    public static partial int IoUringSetup(uint entries, void* parameters);
+
+    [LibraryImport(Lib, EntryPoint = "pm_io_uring_enter", SetLastError = true)]
+    public static partial int IoUringEnter(int fd, uint toSubmit, uint minComplete, uint flags);
+
+    [LibraryImport(Lib, EntryPoint = "pm_close_range", SetLastError = true)]
+    public static partial int CloseRange(uint first, uint last, uint flags);
+
+    /// <summary>A signalfd for the signals the early constructor blocked (not SIGPIPE).</summary>
+    [LibraryImport(Lib, EntryPoint = "pm_signalfd_blocked", SetLastError = true)]
+    public static partial int SignalfdBlocked(int fd, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "pm_sigprocmask_blocked", SetLastError = true)]
+    public static partial int SigprocmaskBlocked(int how);
+}
+
+/// <summary>Symbols that exist only in the executable (native/early.c), not in the test library.</summary>
+public static partial class EarlyNative
+{
+    const string Lib = "podmonnative";
+
+    [LibraryImport(Lib, EntryPoint = "pm_startup_mode")]
+    public static partial int StartupMode();
+
+    [LibraryImport(Lib, EntryPoint = "pm_ready_fd")]
+    public static partial int ReadyFd();
+}

@@ -1,0 +1,141 @@
+using System.Text;
+
+namespace Podmon.Sys;
+
+/// <summary>AF_UNIX helpers: binding paths longer than sun_path, passing fds.</summary>
+public static unsafe class UnixSocket
+{
+    /// <summary>
+    /// Creates a listening socket at <paramref name="path"/> with the given permissions. Paths
+    /// longer than the 108-byte sun_path go through /proc/self/fd/N/name of the open parent.
+    /// </summary>
+    public static OwnedFd Listen(string path, int type, uint mode, int backlog = 128)
+    {
+        var fd = OwnedFd.Check(Libc.socket(Libc.AF_UNIX, type | Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK, 0), "socket");
+        try
+        {
+            WithShortPath(path, (fd, mode), static (state, addr, len) =>
+            {
+                Errno.Check(Libc.bind(state.fd.Value, addr, len), "bind");
+                return 0;
+            });
+            Errno.Check(Libc.chmod(path, mode), "chmod", path);
+            Errno.Check(Libc.listen(fd.Value, backlog), "listen");
+            return fd;
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Connects a blocking client socket (tests, tools).</summary>
+    public static OwnedFd Connect(string path, int type = Libc.SOCK_STREAM)
+    {
+        var fd = OwnedFd.Check(Libc.socket(Libc.AF_UNIX, type | Libc.SOCK_CLOEXEC, 0), "socket");
+        try
+        {
+            WithShortPath(path, fd, static (fd, addr, len) =>
+            {
+                Errno.Check(Libc.connect(fd.Value, addr, len), "connect");
+                return 0;
+            });
+            return fd;
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
+    }
+
+    delegate int AddrAction<T>(T state, Libc.SockaddrUn* addr, uint len);
+
+    static void WithShortPath<T>(string path, T state, AddrAction<T> action)
+    {
+        OwnedFd? dir = null;
+        string target = path;
+        try
+        {
+            if (Encoding.UTF8.GetByteCount(path) >= Libc.SunPathLength)
+            {
+                string parent = Path.GetDirectoryName(path) ?? "/";
+                dir = OwnedFd.Check(Libc.open(parent, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0), "open", parent);
+                target = $"/proc/self/fd/{dir.Value}/{Path.GetFileName(path)}";
+                if (Encoding.UTF8.GetByteCount(target) >= Libc.SunPathLength)
+                    throw new SyscallException("bind", Errno.ENAMETOOLONG, path);
+            }
+            Libc.SockaddrUn addr = default;
+            addr.Family = Libc.AF_UNIX;
+            int n = Encoding.UTF8.GetBytes(target, new Span<byte>(addr.Path, Libc.SunPathLength - 1));
+            action(state, &addr, (uint)(sizeof(ushort) + n + 1));
+        }
+        finally
+        {
+            dir?.Dispose();
+        }
+    }
+
+    /// <summary>Sends bytes with fds attached (SCM_RIGHTS).</summary>
+    public static int SendWithFds(int socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> fds)
+    {
+        int controlLen = CmsgSpace(fds.Length * sizeof(int));
+        byte* control = stackalloc byte[controlLen];
+        new Span<byte>(control, controlLen).Clear();
+        var cmsg = (Libc.CmsgHdr*)control;
+        cmsg->Len = (nuint)(sizeof(Libc.CmsgHdr) + fds.Length * sizeof(int));
+        cmsg->Level = Libc.SOL_SOCKET;
+        cmsg->Type = Libc.SCM_RIGHTS;
+        fds.CopyTo(new Span<int>(control + sizeof(Libc.CmsgHdr), fds.Length));
+        fixed (byte* p = data)
+        {
+            byte dummy = 0;
+            var iov = new Libc.IoVec { Base = data.IsEmpty ? &dummy : p, Length = (nuint)Math.Max(1, data.Length) };
+            var msg = new Libc.MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = (nuint)controlLen };
+            return (int)Errno.Check((long)Libc.sendmsg(socket, &msg, Libc.MSG_NOSIGNAL), "sendmsg");
+        }
+    }
+
+    /// <summary>
+    /// Receives bytes and up to <paramref name="fds"/>.Length fds (made CLOEXEC). Returns the byte
+    /// count; <paramref name="fdCount"/> says how many fds arrived.
+    /// </summary>
+    public static int ReceiveWithFds(int socket, Span<byte> data, Span<int> fds, out int fdCount)
+    {
+        int controlLen = CmsgSpace(Math.Max(1, fds.Length) * sizeof(int));
+        byte* control = stackalloc byte[controlLen];
+        fdCount = 0;
+        fixed (byte* p = data)
+        {
+            var iov = new Libc.IoVec { Base = p, Length = (nuint)data.Length };
+            var msg = new Libc.MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = (nuint)controlLen };
+            int n = (int)Errno.Check((long)Libc.recvmsg(socket, &msg, Libc.MSG_CMSG_CLOEXEC), "recvmsg");
+            if (msg.ControlLen >= (nuint)sizeof(Libc.CmsgHdr))
+            {
+                var cmsg = (Libc.CmsgHdr*)control;
+                if (cmsg->Level == Libc.SOL_SOCKET && cmsg->Type == Libc.SCM_RIGHTS)
+                {
+                    int count = (int)(cmsg->Len - (nuint)sizeof(Libc.CmsgHdr)) / sizeof(int);
+                    var received = new ReadOnlySpan<int>(control + sizeof(Libc.CmsgHdr), count);
+                    for (int i = 0; i < count; i++)
+                    {
+                        if (i < fds.Length) fds[fdCount++] = received[i];
+                        else Libc.close(received[i]);
+                    }
+                }
+            }
+            return n;
+        }
+    }
+
+    public static Libc.UCred PeerCredentials(int socket)
+    {
+        Libc.UCred cred;
+        uint len = (uint)sizeof(Libc.UCred);
+        Errno.Check(Libc.getsockopt(socket, Libc.SOL_SOCKET, Libc.SO_PEERCRED, &cred, &len), "getsockopt(SO_PEERCRED)");
+        return cred;
+    }
+
+    static int CmsgSpace(int dataLen) => sizeof(Libc.CmsgHdr) + ((dataLen + 7) & ~7);
+}

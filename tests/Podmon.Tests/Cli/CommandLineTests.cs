@@ -1,0 +1,113 @@
+using Podmon.Cli;
+
+namespace Podmon.Tests.Cli;
+
+public class CommandLineTests
+{
+    static Command Parse(string args, Dictionary<string, string>? env = null) =>
+        CommandLine.Parse(args.Length == 0 ? [] : args.Split(' '), k => env?.GetValueOrDefault(k));
+
+    [Fact]
+    public void DefaultsMatchConmonRs()
+    {
+        var c = Parse("");
+        Assert.Equal(CommandKind.Server, c.Kind);
+        Assert.Equal(LogLevel.Info, c.Server.LogLevel);
+        Assert.Equal(LogDriverKind.Systemd, c.Server.LogDriver);
+        Assert.Equal(CgroupManager.Systemd, c.Server.CgroupManager);
+        Assert.False(c.Server.SkipFork);
+        Assert.Null(c.Server.RuntimeRoot);
+    }
+
+    [Fact]
+    public void AllValueSpellings()
+    {
+        var c = Parse("--runtime /usr/bin/runc --runtime-dir=/run/p -l debug -dstdout --runtime-root /run/r --skip-fork -c cgroupfs");
+        Assert.Equal("/usr/bin/runc", c.Server.Runtime);
+        Assert.Equal("/run/p", c.Server.RuntimeDir);
+        Assert.Equal("/run/p/conmon.sock", c.Server.SocketPath);
+        Assert.Equal("/run/p/pidfile", c.Server.PidfilePath);
+        Assert.Equal(LogLevel.Debug, c.Server.LogLevel);
+        Assert.Equal(LogDriverKind.Stdout, c.Server.LogDriver);
+        Assert.Equal("/run/r", c.Server.RuntimeRoot);
+        Assert.True(c.Server.SkipFork);
+        Assert.Equal(CgroupManager.Cgroupfs, c.Server.CgroupManager);
+    }
+
+    [Fact]
+    public void EnvironmentFillsWhatFlagsDoNotSay()
+    {
+        var env = new Dictionary<string, string>
+        {
+            ["CONMON_RUNTIME"] = "/env/runc", ["CONMON_RUNTIME_DIR"] = "/env/dir",
+            ["CONMON_LOG_LEVEL"] = "warn", ["CONMON_SKIP_FORK"] = "true", ["CONMON_LOG_DRIVER"] = "none",
+        };
+        var c = Parse("--runtime /flag/runc", env);
+        Assert.Equal("/flag/runc", c.Server.Runtime); // the flag wins
+        Assert.Equal("/env/dir", c.Server.RuntimeDir);
+        Assert.Equal(LogLevel.Warn, c.Server.LogLevel);
+        Assert.Equal(LogDriverKind.None, c.Server.LogDriver);
+        Assert.True(c.Server.SkipFork);
+        Assert.False(Parse("", new() { ["CONMON_SKIP_FORK"] = "false" }).Server.SkipFork);
+    }
+
+    [Theory]
+    [InlineData("--version", CommandKind.Version, VersionVerbosity.Default)]
+    [InlineData("-v", CommandKind.Version, VersionVerbosity.Default)]
+    [InlineData("--version full", CommandKind.Version, VersionVerbosity.Full)]
+    [InlineData("--version=full", CommandKind.Version, VersionVerbosity.Full)]
+    [InlineData("--version-json", CommandKind.VersionJson, VersionVerbosity.Default)]
+    [InlineData("--version-json full", CommandKind.VersionJson, VersionVerbosity.Full)]
+    [InlineData("--runtime-dir /x --version", CommandKind.Version, VersionVerbosity.Default)]
+    public void VersionForms(string args, CommandKind kind, VersionVerbosity verbosity)
+    {
+        var c = Parse(args);
+        Assert.Equal(kind, c.Kind);
+        Assert.Equal(verbosity, c.Verbosity);
+    }
+
+    [Theory]
+    [InlineData("-h")]
+    [InlineData("--help")]
+    [InlineData("--runtime x --help")]
+    public void Help(string args) => Assert.Equal(CommandKind.Help, Parse(args).Kind);
+
+    [Fact]
+    public void PauseFlagsParse()
+    {
+        var c = Parse("pause --pod-id abc --ipc --net -p /tmp/b --user -u 0_1000_1 -g 0_1000_1");
+        Assert.Equal(CommandKind.Pause, c.Kind);
+        Assert.Equal("abc", c.Pause!.PodId);
+        Assert.Equal("/tmp/b", c.Pause.BasePath);
+        Assert.True(c.Pause.Ipc && c.Pause.Net && c.Pause.User);
+        Assert.False(c.Pause.Pid || c.Pause.Uts);
+        Assert.Equal(["0_1000_1"], c.Pause.UidMappings);
+    }
+
+    [Theory]
+    [InlineData("--bogus", "unexpected argument '--bogus' (see --help)")]
+    [InlineData("stray", "unexpected argument 'stray': the only subcommand is 'pause' (see --help)")]
+    [InlineData("--log-level loud", "invalid value 'loud' for '--log-level' (possible values: trace, debug, info, warn, error, off)")]
+    [InlineData("--log-driver file", "invalid value 'file' for '--log-driver' (possible values: stdout, systemd, none)")]
+    [InlineData("--cgroup-manager x", "invalid value 'x' for '--cgroup-manager' (possible values: systemd, cgroupfs)")]
+    [InlineData("--version loud", "unexpected argument 'loud': the only subcommand is 'pause' (see --help)")]
+    [InlineData("--version=loud", "invalid value 'loud' for '--version' (possible values: default, full)")]
+    [InlineData("--runtime", "a value is required for '--runtime' but none was supplied")]
+    [InlineData("--skip-fork=maybe", "invalid value 'maybe' for '--skip-fork' (possible values: true, false)")]
+    [InlineData("pause", "pause: --pod-id is required")]
+    [InlineData("pause --pod-id x --user", "pause: --user requires --uid-mappings and --gid-mappings")]
+    [InlineData("pause --pod-id x --frob", "pause: unexpected argument '--frob' (see --help)")]
+    public void ErrorsAreOneClearLine(string args, string message)
+    {
+        var e = Assert.Throws<UsageException>(() => Parse(args));
+        Assert.Equal(message, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void BadEnvironmentValueNamesTheVariable()
+    {
+        var e = Assert.Throws<UsageException>(() => Parse("", new() { ["CONMON_LOG_LEVEL"] = "loud" }));
+        Assert.Contains("'CONMON_LOG_LEVEL'", e.Message);
+    }
+}
