@@ -92,6 +92,10 @@ __attribute__((constructor(101))) static void pm_early(int argc, char **argv, ch
     pm_fill_blocked_sigset(&m);
     sigprocmask(SIG_BLOCK, &m, NULL);
 
+    /* The pod watchdog (watchdog.c), spawned by the server with its socket at fd 3: it never
+       starts the runtime. */
+    if (argc == 2 && !strcmp(argv[1], "--pod-watchdog")) _exit(pm_watchdog_main(3));
+
     int mode = g_mode = pm_classify_args(argc, argv, envp);
     if (mode == PM_MODE_OTHER) return;
     if (mode == PM_MODE_SERVER_FOREGROUND) {

@@ -40,4 +40,7 @@ int pm_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigne
 int pm_close_range(unsigned first, unsigned last, unsigned flags);
 int pm_signalfd_blocked(int fd, int flags);
 int pm_sigprocmask_blocked(int how);
+
+/* The pod watchdog (watchdog.c): serves the socketpair end `sock`; returns the exit status. */
+int pm_watchdog_main(int sock);
 #endif

@@ -17,8 +17,18 @@ public sealed unsafe class ChildReaper : IDisposable
 {
     readonly EventLoop _loop;
     readonly Dictionary<int, WatchedChild> _watched = [];
+    // Exit codes of children reaped unwatched while a runtime call was in flight: a container's
+    // init becomes our child when runc exits and may already be dead before we read its pid.
+    readonly Dictionary<int, int> _orphanExits = [];
+    readonly List<PendingExit> _pendingExits = [];
+    readonly LoopTimer _pendingTimer;
+    int _holds;
 
-    public ChildReaper(EventLoop loop) => _loop = loop;
+    public ChildReaper(EventLoop loop)
+    {
+        _loop = loop;
+        _pendingTimer = new LoopTimer(new PendingDelivery(this));
+    }
 
     public int WatchedCount => _watched.Count;
 
@@ -31,6 +41,47 @@ public sealed unsafe class ChildReaper : IDisposable
         _watched.Add(pid, w);
         w.Registration = _loop.Add(pidfd.Value, Libc.EPOLLIN, w);
     }
+
+    /// <summary>
+    /// Keeps the exit codes of unwatched children that <see cref="ReapOrphans"/> reaps until the
+    /// matching <see cref="ReleaseOrphans"/>, so <see cref="Claim"/> can still hand them out.
+    /// Held while a runtime call (create, exec) runs; the cache is dropped when no hold is left.
+    /// </summary>
+    public void HoldOrphans() => _holds++;
+
+    public void ReleaseOrphans()
+    {
+        if (_holds > 0 && --_holds == 0) _orphanExits.Clear();
+    }
+
+    /// <summary>
+    /// Watches <paramref name="pid"/>, a process that was re-parented to podmon (subreaper). If it
+    /// was already reaped as an orphan, its exit code is delivered from the loop soon after.
+    /// Returns a pidfd for extra watchers (owned by the caller), or null if the process is gone.
+    /// </summary>
+    public OwnedFd? Claim(int pid, IChildExitHandler handler)
+    {
+        if (_orphanExits.Remove(pid, out int code))
+        {
+            _pendingExits.Add(new PendingExit(pid, code, handler));
+            _loop.Timers.Schedule(_pendingTimer, 0);
+            return null;
+        }
+        int fd = Native.PidfdOpen(pid, 0);
+        if (fd < 0)
+        {
+            // Neither alive nor a zombie of ours: the status is lost; say so rather than hang.
+            _pendingExits.Add(new PendingExit(pid, -1, handler));
+            _loop.Timers.Schedule(_pendingTimer, 0);
+            return null;
+        }
+        var pidfd = new OwnedFd(fd);
+        int dup = Libc.fcntl(fd, Libc.F_DUPFD_CLOEXEC, 0);
+        Watch(pid, pidfd, handler);
+        return dup >= 0 ? new OwnedFd(dup) : null;
+    }
+
+    public bool IsWatched(int pid) => _watched.ContainsKey(pid);
 
     /// <summary>Signals every watched child (shutdown).</summary>
     public void SignalAll(int sig)
@@ -52,7 +103,20 @@ public sealed unsafe class ChildReaper : IDisposable
                 continue;
             }
             Libc.SigInfo reaped = default;
-            Libc.waitid(Libc.P_PID, info.Pid, &reaped, Libc.WEXITED | Libc.WNOHANG);
+            if (Libc.waitid(Libc.P_PID, info.Pid, &reaped, Libc.WEXITED | Libc.WNOHANG) == 0 && reaped.Pid != 0 && _holds > 0)
+                _orphanExits[reaped.Pid] = Libc.ExitCode(reaped);
+        }
+    }
+
+    readonly record struct PendingExit(int Pid, int ExitCode, IChildExitHandler Handler);
+
+    sealed class PendingDelivery(ChildReaper owner) : ITimerHandler
+    {
+        public void OnTimer(LoopTimer timer)
+        {
+            var pending = owner._pendingExits.ToArray();
+            owner._pendingExits.Clear();
+            foreach (PendingExit p in pending) p.Handler.OnChildExit(p.Pid, p.ExitCode);
         }
     }
 

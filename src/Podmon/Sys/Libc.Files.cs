@@ -97,3 +97,41 @@ public static unsafe partial class Libc
         }
     }
 }
+
+/// <summary>File sizes, truncation, file systems.</summary>
+public static unsafe partial class Libc
+{
+    public const int SEEK_SET = 0, SEEK_END = 2;
+    public const long CGROUP2_SUPER_MAGIC = 0x63677270;
+    const int StatfsSize = 120;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial long lseek(int fd, long offset, int whence);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int ftruncate(int fd, long length);
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int statfs(string path, byte* buf);
+
+    /// <summary>f_type of the file system at <paramref name="path"/>.</summary>
+    public static long FileSystemType(string path)
+    {
+        byte* buf = stackalloc byte[StatfsSize];
+        Errno.Check(statfs(path, buf), "statfs", path);
+        return *(long*)buf;
+    }
+
+    /// <summary>Reads into the span (non-blocking fds: -1 with errno on EAGAIN), retrying EINTR.</summary>
+    public static nint Read(int fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                nint n = read(fd, p, (nuint)buffer.Length);
+                if (n >= 0 || Errno.Last != Errno.EINTR) return n;
+            }
+        }
+    }
+}

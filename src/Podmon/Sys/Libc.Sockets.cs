@@ -8,7 +8,7 @@ public static unsafe partial class Libc
     public const int AF_UNIX = 1;
     public const int SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_SEQPACKET = 5,
         SOCK_NONBLOCK = O_NONBLOCK, SOCK_CLOEXEC = O_CLOEXEC;
-    public const int SOL_SOCKET = 1, SO_PEERCRED = 17, SO_SNDBUF = 7, SO_RCVBUF = 8, SCM_RIGHTS = 1;
+    public const int SOL_SOCKET = 1, SO_PEERCRED = 17, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_SNDTIMEO = 21, SCM_RIGHTS = 1;
     public const int MSG_NOSIGNAL = 0x4000, MSG_DONTWAIT = 0x40, MSG_CMSG_CLOEXEC = 0x40000000,
         MSG_TRUNC = 0x20, MSG_CTRUNC = 0x8;
     public const int SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;

@@ -1,0 +1,105 @@
+using Podmon.Diagnostics;
+
+namespace Podmon.Logging;
+
+/// <summary>All log drivers of one container: every chunk goes to each of them.</summary>
+public sealed class ContainerLog : IDisposable
+{
+    /// <summary>Smallest accepted maxSize: a timestamped record must fit in an empty file.</summary>
+    public const ulong MinMaxSize = 128;
+
+    public const string DefaultJournalSocket = "/run/systemd/journal/socket";
+
+    readonly ILogWriter[] _writers;
+    readonly bool[] _failed;
+
+    ContainerLog(ILogWriter[] writers)
+    {
+        _writers = writers;
+        _failed = new bool[writers.Length];
+    }
+
+    public static readonly ContainerLog None = new([]);
+
+    public int Count => _writers.Length;
+
+    /// <summary>Checks the drivers and opens (truncates) their files; any problem is an exception naming it.</summary>
+    public static ContainerLog Open(IReadOnlyList<LogDriverConfig> drivers, string containerId, string journalSocket)
+    {
+        foreach (LogDriverConfig d in drivers)
+        {
+            if (d.Type != LogDriverType.Journald && string.IsNullOrEmpty(d.Path))
+                throw new ArgumentException($"log driver {d.Type} requires a path");
+            if (d.MaxSize != 0 && d.MaxSize < MinMaxSize)
+                throw new ArgumentException($"log driver {d.Type}: maxSize {d.MaxSize} is below the minimum of {MinMaxSize} bytes");
+        }
+        var writers = new List<ILogWriter>(drivers.Count);
+        try
+        {
+            foreach (LogDriverConfig d in drivers)
+            {
+                writers.Add(d.Type switch
+                {
+                    LogDriverType.ContainerRuntimeInterface => new CriLogWriter(LogFile.Create(d.Path!, d.MaxSize, 0b110_000_000)),
+                    LogDriverType.Json => new JsonLogWriter(LogFile.Create(d.Path!, d.MaxSize, 0b110_100_100)),
+                    LogDriverType.Journald => JournaldLogWriter.Open(journalSocket, containerId),
+                    _ => throw new ArgumentException($"unknown log driver type {(int)d.Type}"),
+                });
+            }
+        }
+        catch
+        {
+            foreach (ILogWriter w in writers) w.Dispose();
+            throw;
+        }
+        return new ContainerLog([.. writers]);
+    }
+
+    /// <summary>Writes a chunk to every driver. A failing driver is reported once and skipped for this chunk only.</summary>
+    public void Write(Pipe pipe, ReadOnlySpan<byte> data, in LogTime time)
+    {
+        for (int i = 0; i < _writers.Length; i++)
+        {
+            try
+            {
+                _writers[i].Write(pipe, data, time);
+                _failed[i] = false;
+            }
+            catch (Exception e)
+            {
+                if (!_failed[i]) Log.Error($"container log: {e.Message}");
+                _failed[i] = true;
+            }
+        }
+    }
+
+    public void Sync()
+    {
+        foreach (ILogWriter w in _writers)
+        {
+            try { w.Sync(); }
+            catch (Exception e) { Log.Error($"container log sync: {e.Message}"); }
+        }
+    }
+
+    /// <summary>Reopens every driver; the first failure is rethrown after trying all.</summary>
+    public void Reopen()
+    {
+        Exception? first = null;
+        foreach (ILogWriter w in _writers)
+        {
+            try { w.Reopen(); }
+            catch (Exception e) { first ??= e; }
+        }
+        if (first is not null) throw first;
+    }
+
+    public void Dispose()
+    {
+        foreach (ILogWriter w in _writers)
+        {
+            try { w.Dispose(); }
+            catch (Exception e) { Log.Error($"container log close: {e.Message}"); }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+namespace Podmon.Logging;
+
+/// <summary>
+/// The CRI (k8s-file) format, byte for byte what conmon and conmon-rs write: per line
+/// "&lt;RFC3339Nano local time&gt; stdout|stderr F &lt;line&gt;\n". A piece without a newline
+/// (the end of a chunk, or a line longer than one read) is tagged P and gets a newline added.
+/// When a record alone would be larger than maxSize, its content is split into P records that
+/// each fit (the last piece keeps the line's tag).
+/// </summary>
+public sealed class CriLogWriter(LogFile file) : ILogWriter
+{
+    const int HeaderMax = LogTime.Rfc3339Length + 8;
+
+    static ReadOnlySpan<byte> Stdout => " stdout "u8;
+    static ReadOnlySpan<byte> Stderr => " stderr "u8;
+
+    public LogFile File => file;
+
+    public void Write(Pipe pipe, ReadOnlySpan<byte> data, in LogTime time)
+    {
+        Span<byte> header = stackalloc byte[HeaderMax];
+        int h = time.FormatRfc3339(header);
+        (pipe == Pipe.Stdout ? Stdout : Stderr).CopyTo(header[h..]);
+        header = header[..(h + 8)];
+        while (!data.IsEmpty)
+        {
+            int nl = data.IndexOf((byte)'\n');
+            if (nl < 0)
+            {
+                Record(header, data, partial: true);
+                break;
+            }
+            Record(header, data[..(nl + 1)], partial: false);
+            data = data[(nl + 1)..];
+        }
+        file.Flush();
+    }
+
+    void Record(ReadOnlySpan<byte> header, ReadOnlySpan<byte> line, bool partial)
+    {
+        if (file.MaxSize > 0)
+        {
+            int maxContent = (int)Math.Min(int.MaxValue, file.MaxSize - (ulong)header.Length - 3);
+            while (line.Length > maxContent)
+            {
+                Emit(header, line[..maxContent], partial: true);
+                line = line[maxContent..];
+            }
+        }
+        Emit(header, line, partial);
+    }
+
+    void Emit(ReadOnlySpan<byte> header, ReadOnlySpan<byte> content, bool partial)
+    {
+        file.BeginRecord(header.Length + 2 + content.Length + (partial ? 1 : 0));
+        file.Append(header);
+        file.Append(partial ? (byte)'P' : (byte)'F');
+        file.Append((byte)' ');
+        file.Append(content);
+        if (partial) file.Append((byte)'\n');
+    }
+
+    public void Sync() => file.Sync();
+
+    public void Reopen() => file.Reopen();
+
+    public void Dispose() => file.Dispose();
+}

@@ -1,0 +1,8 @@
+namespace Podmon.Logging;
+
+/// <summary>Which container stream a chunk of output came from.</summary>
+public enum Pipe : byte
+{
+    Stdout,
+    Stderr,
+}
