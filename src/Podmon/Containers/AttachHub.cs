@@ -1,0 +1,138 @@
+using Podmon.Diagnostics;
+using Podmon.Logging;
+using Podmon.Loop;
+using Podmon.Sys;
+
+namespace Podmon.Containers;
+
+/// <summary>
+/// The attach endpoints of one container (conmon's attach protocol over SOCK_SEQPACKET): every
+/// chunk of output goes to every client as packets of one stream byte (2 stdout, 3 stderr) and at
+/// most 8191 data bytes; when the container is done each client gets the one-byte packet 0.
+/// Client packets go to the container's stdin.
+/// </summary>
+public sealed class AttachHub : IDisposable
+{
+    /// <summary>conmon-rs's packet size (stream byte included).</summary>
+    public const int PacketSize = 8192;
+    public const byte StdoutByte = 2, StderrByte = 3, DoneByte = 0;
+
+    readonly EventLoop _loop;
+    readonly List<AttachListener> _listeners = [];
+    readonly List<AttachClient> _clients = [];
+    readonly StdinWriter? _stdin;
+
+    public AttachHub(EventLoop loop, StdinWriter? stdin)
+    {
+        _loop = loop;
+        _stdin = stdin;
+        if (stdin is not null) stdin.Drained = ResumeInput;
+    }
+
+    public int ClientCount => _clients.Count;
+
+    /// <summary>Listens at <paramref name="path"/> (mode 0700). A path that already exists is taken as already served, like conmon-rs.</summary>
+    public void Listen(string path, bool stopAfterStdinEof)
+    {
+        if (File.Exists(path) || Directory.Exists(path))
+        {
+            Log.Debug($"attach socket {path} exists; assuming it is already served");
+            return;
+        }
+        _listeners.Add(new AttachListener(_loop, this, path, stopAfterStdinEof));
+    }
+
+    internal void Accepted(AttachClient client) => _clients.Add(client);
+
+    internal void Removed(AttachClient client) => _clients.Remove(client);
+
+    public void Broadcast(Pipe pipe, ReadOnlySpan<byte> data)
+    {
+        if (_clients.Count == 0) return;
+        byte stream = pipe == Pipe.Stdout ? StdoutByte : StderrByte;
+        while (!data.IsEmpty)
+        {
+            ReadOnlySpan<byte> piece = data[..Math.Min(data.Length, PacketSize - 1)];
+            data = data[piece.Length..];
+            for (int i = _clients.Count - 1; i >= 0; i--) _clients[i].Send(stream, piece);
+        }
+    }
+
+    internal bool StdinBusy => _stdin is { Pending: true };
+
+    internal void Input(ReadOnlySpan<byte> data)
+    {
+        _stdin?.Write(data);
+        if (StdinBusy)
+            foreach (AttachClient c in _clients) c.PauseInput();
+    }
+
+    internal void InputEnded(AttachClient client)
+    {
+        if (client.StopAfterStdinEof) _stdin?.CloseWhenDrained();
+    }
+
+    void ResumeInput()
+    {
+        foreach (AttachClient c in _clients) c.ResumeInput();
+    }
+
+    /// <summary>
+    /// The container is done: the done packet to everyone, then close and remove the sockets
+    /// (a client with queued output is closed once it has taken it).
+    /// </summary>
+    public void Done()
+    {
+        foreach (AttachClient c in _clients.ToArray()) c.SendDoneAndClose();
+        foreach (AttachListener l in _listeners) l.Dispose();
+        _listeners.Clear();
+    }
+
+    public void Dispose()
+    {
+        foreach (AttachClient c in _clients.ToArray()) c.Dispose();
+        _clients.Clear();
+        foreach (AttachListener l in _listeners) l.Dispose();
+        _listeners.Clear();
+    }
+}
+
+/// <summary>One attach socket path: accepts clients.</summary>
+sealed class AttachListener : IEventHandler, IDisposable
+{
+    readonly EventLoop _loop;
+    readonly AttachHub _hub;
+    readonly OwnedFd _fd;
+    readonly Registration _reg;
+    readonly bool _stopAfterStdinEof;
+
+    public string Path { get; }
+
+    public AttachListener(EventLoop loop, AttachHub hub, string path, bool stopAfterStdinEof)
+    {
+        _loop = loop;
+        _hub = hub;
+        Path = path;
+        _stopAfterStdinEof = stopAfterStdinEof;
+        _fd = UnixSocket.Listen(path, Libc.SOCK_SEQPACKET, 0b111_000_000);
+        _reg = loop.Add(_fd.Value, Libc.EPOLLIN, this);
+    }
+
+    public unsafe void OnEvents(uint events)
+    {
+        while (true)
+        {
+            int fd = Libc.accept4(_fd.Value, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
+            if (fd < 0) return;
+            _hub.Accepted(new AttachClient(_loop, _hub, new OwnedFd(fd), _stopAfterStdinEof));
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_fd.IsClosed) return;
+        _loop.Remove(_reg);
+        _fd.Dispose();
+        Libc.unlink(Path);
+    }
+}

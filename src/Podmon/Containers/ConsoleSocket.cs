@@ -1,0 +1,89 @@
+using Podmon.Loop;
+using Podmon.Sys;
+
+namespace Podmon.Containers;
+
+/// <summary>
+/// The --console-socket of a terminal container or exec: a listening AF_UNIX stream socket on
+/// which the runtime connects once and sends the pty master (SCM_RIGHTS). The path is removed
+/// as soon as the fd arrived (or on dispose).
+/// </summary>
+public sealed class ConsoleSocket : IEventHandler, IDisposable
+{
+    readonly EventLoop _loop;
+    OwnedFd? _listener;
+    Registration _listenReg;
+    OwnedFd? _conn;
+    Registration _connReg;
+
+    public string Path { get; }
+    public OwnedFd? Master { get; private set; }
+
+    public ConsoleSocket(EventLoop loop, string path)
+    {
+        _loop = loop;
+        Path = path;
+        Libc.unlink(path);
+        _listener = UnixSocket.Listen(path, Libc.SOCK_STREAM, 0b111_000_000);
+        _listenReg = loop.Add(_listener.Value, Libc.EPOLLIN, this);
+    }
+
+    public static string TempPath(string dir, string prefix) =>
+        System.IO.Path.Combine(dir, $"{prefix}-{Random.Shared.Next():x8}.sock");
+
+    public void OnEvents(uint events) => TryReceive();
+
+    /// <summary>Accepts and receives without blocking; true once the master arrived.</summary>
+    public unsafe bool TryReceive()
+    {
+        if (Master is not null) return true;
+        if (_conn is null && _listener is not null)
+        {
+            int fd = Libc.accept4(_listener.Value, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
+            if (fd < 0) return false;
+            _conn = new OwnedFd(fd);
+            _connReg = _loop.Add(fd, Libc.EPOLLIN, this);
+        }
+        if (_conn is null) return false;
+        Span<byte> data = stackalloc byte[256];
+        Span<int> fds = stackalloc int[1];
+        int n;
+        try { n = UnixSocket.ReceiveWithFds(_conn.Value, data, fds, out int count); if (count == 1) Master = new OwnedFd(fds[0]); }
+        catch (SyscallException e) when (e.Errno == Errno.EAGAIN) { return false; }
+        catch (SyscallException) { n = 0; }
+        if (Master is null && n > 0) return false;
+        CloseSockets(); // got it, or the runtime hung up without sending one
+        return Master is not null;
+    }
+
+    void CloseSockets()
+    {
+        if (_conn is not null)
+        {
+            _loop.Remove(_connReg);
+            _conn.Dispose();
+            _conn = null;
+        }
+        if (_listener is not null)
+        {
+            _loop.Remove(_listenReg);
+            _listener.Dispose();
+            _listener = null;
+            Libc.unlink(Path);
+        }
+    }
+
+    /// <summary>Closes the sockets; the master (if any) now belongs to whoever took it from <see cref="TakeMaster"/>.</summary>
+    public void Dispose()
+    {
+        CloseSockets();
+        Master?.Dispose();
+    }
+
+    public OwnedFd? TakeMaster()
+    {
+        OwnedFd? m = Master;
+        Master = null;
+        return m;
+    }
+}

@@ -1,0 +1,128 @@
+using Podmon.Diagnostics;
+using Podmon.Logging;
+using Podmon.Loop;
+using Podmon.Sys;
+
+namespace Podmon.Containers;
+
+public enum ContainerState { Creating, Running, Exited }
+
+/// <summary>
+/// One container from create to exit: its IO on the loop (output to the log drivers and attach
+/// clients straight from the read buffer), its exit, its OOM watcher.
+/// </summary>
+public sealed class Container : IChildExitHandler, IOutputSink
+{
+    const int RuntimeOutputLimit = 64 * 1024;
+
+    readonly ContainerEngine _engine;
+    readonly CreateRequest _request;
+    OomWatcher? _oom;
+    OwnedFd? _pidfd;
+
+    public string Id { get; }
+    public int Pid { get; private set; }
+    public bool HasTerminal { get; }
+    public ContainerState State { get; private set; } = ContainerState.Creating;
+    public int? ExitCode { get; private set; }
+    public bool OomKilled => _oom?.Fired ?? false;
+
+    internal ContainerLog Log { get; }
+    internal OutputReader? Stdout { get; set; }
+    internal OutputReader? Stderr { get; set; }
+    internal StdinWriter? Stdin { get; set; }
+    internal AttachHub Attach { get; private set; } = null!;
+    /// <summary>While the runtime runs, the container's pipes carry the runtime's own messages.</summary>
+    internal CaptureBuffer RuntimeOutput { get; } = new(RuntimeOutputLimit);
+
+    internal Container(ContainerEngine engine, CreateRequest request, ContainerLog log)
+    {
+        _engine = engine;
+        _request = request;
+        Id = request.Id;
+        HasTerminal = request.Terminal;
+        Log = log;
+    }
+
+    internal void SetStdin(StdinWriter? stdin)
+    {
+        Stdin = stdin;
+        Attach = new AttachHub(_engine.Loop, stdin);
+    }
+
+    public void OnOutput(Pipe pipe, ReadOnlySpan<byte> data)
+    {
+        if (State == ContainerState.Creating)
+        {
+            RuntimeOutput.Append(data);
+            return;
+        }
+        Log.Write(pipe, data, LogTime.Now());
+        Attach.Broadcast(pipe, data);
+    }
+
+    /// <summary>The runtime created it: from now on output is the container's.</summary>
+    internal void Started(int pid, OwnedFd? pidfd)
+    {
+        Pid = pid;
+        _pidfd = pidfd;
+        State = ContainerState.Running;
+        _oom = OomWatcher.Start(_engine.Loop, pid, _request.OomExitPaths);
+    }
+
+    /// <summary>TIOCSWINSZ on the pty master.</summary>
+    public void Resize(ushort width, ushort height)
+    {
+        if (!HasTerminal) throw new ContainerException($"container {Id} has no terminal");
+        if (Stdout is not { IsOpen: true }) throw new ContainerException($"container {Id}: terminal not connected");
+        try { Libc.SetWindowSize(Stdout.Fd, width, height); }
+        catch (SyscallException e) { throw new ContainerException($"container {Id}: resize terminal: {e.Message}", e); }
+    }
+
+    public void Kill(int signal)
+    {
+        if (_pidfd is not null && !_pidfd.IsClosed) Native.PidfdSendSignal(_pidfd.Value, signal, 0);
+        else if (Pid > 0 && State == ContainerState.Running) Libc.kill(Pid, signal);
+    }
+
+    /// <summary>
+    /// The container exited: drain what it wrote, make the logs durable, write OOM files, then the
+    /// exit files, tell attach clients, close everything, run the cleanup command.
+    /// </summary>
+    public void OnChildExit(int pid, int exitCode)
+    {
+        if (State == ContainerState.Exited) return;
+        try
+        {
+            Stdout?.Drain();
+            Stderr?.Drain();
+            Log.Sync();
+            _oom?.CheckNow();
+        }
+        catch (Exception e)
+        {
+            Diagnostics.Log.Error($"container {Id}: finishing its output: {e.Message}");
+        }
+        ExitFiles.WriteAll(_request.ExitPaths, exitCode);
+        ExitCode = exitCode;
+        State = ContainerState.Exited;
+        Attach.Done();
+        Close();
+        Diagnostics.Log.Debug($"container {Id} (pid {pid}) exited with {exitCode}");
+        _engine.Forget(this);
+        CleanupCommand.Run(Id, _request.CleanupCmd, _engine.Reaper);
+    }
+
+    /// <summary>Releases every fd (also when create failed).</summary>
+    internal void Close()
+    {
+        Stdout?.Dispose();
+        Stderr?.Dispose();
+        Stdin?.Dispose();
+        Attach?.Dispose();
+        _oom?.Dispose();
+        _pidfd?.Dispose();
+        Log.Dispose();
+        foreach (OwnedFd fd in _request.LeakFds) fd.Dispose();
+    }
+}

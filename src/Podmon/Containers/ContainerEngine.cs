@@ -1,0 +1,110 @@
+using Podmon.Diagnostics;
+using Podmon.Loop;
+using Podmon.Sys;
+
+namespace Podmon.Containers;
+
+/// <summary>
+/// The pod's containers on the one event loop: the internal API the RPC methods call with plain
+/// values. Long operations (create, exec-sync) complete through a callback on the loop thread,
+/// possibly before the call returns (immediate errors); the others answer synchronously and throw
+/// <see cref="ContainerException"/> with a message for the client.
+/// </summary>
+public sealed class ContainerEngine : IDisposable
+{
+    readonly Dictionary<string, Container> _containers = new(StringComparer.Ordinal);
+    readonly HashSet<string> _reserved = new(StringComparer.Ordinal);
+
+    public EventLoop Loop { get; }
+    public ChildReaper Reaper { get; }
+    public EngineOptions Options { get; }
+    public PodWatchdog? Watchdog { get; }
+
+    /// <summary>A container exited; its exit files are written.</summary>
+    public event Action<Container>? ContainerExited;
+
+    public ContainerEngine(EventLoop loop, ChildReaper reaper, EngineOptions options)
+    {
+        Loop = loop;
+        Reaper = reaper;
+        Options = options;
+        if (options.WatchdogPath is not null)
+        {
+            try { Watchdog = PodWatchdog.Start(options.WatchdogPath, options.WatchdogArgs, reaper); }
+            catch (SyscallException e) { Log.Error($"pod watchdog not started ({e.Message}): containers will not be killed if podmon dies"); }
+        }
+    }
+
+    public int Count => _containers.Count;
+    public int ExecsInFlight { get; private set; }
+    public IEnumerable<Container> Containers => _containers.Values;
+
+    public Container? Find(string id) => _containers.GetValueOrDefault(id);
+
+    /// <summary>Creates a container; <paramref name="done"/> gets its pid or an error (with the runtime's stderr).</summary>
+    public void Create(CreateRequest request, Action<CreateResult> done) => new CreateOperation(this, request, done).Start();
+
+    /// <summary>Runs a command in a running container and collects its output; see <see cref="ExecSyncResult"/>.</summary>
+    public void ExecSync(ExecSyncRequest request, Action<ExecSyncResult> done) => new ExecSyncOperation(this, request, done).Start();
+
+    /// <summary>Serves conmon's attach protocol on a SOCK_SEQPACKET socket at <paramref name="socketPath"/>.</summary>
+    public void Attach(string id, string socketPath, bool stopAfterStdinEof)
+    {
+        Container c = Get(id);
+        try { c.Attach.Listen(socketPath, stopAfterStdinEof); }
+        catch (Exception e) when (e is SyscallException or IOException)
+        {
+            throw new ContainerException($"attach to container {id} at {socketPath}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Reopens the container's log files by path (after a rename by log rotation).</summary>
+    public void ReopenLogs(string id)
+    {
+        Container c = Get(id);
+        try { c.Log.Reopen(); }
+        catch (Exception e) when (e is SyscallException or IOException)
+        {
+            throw new ContainerException($"reopen logs of container {id}: {e.Message}", e);
+        }
+    }
+
+    public void SetWindowSize(string id, ushort width, ushort height) => Get(id).Resize(width, height);
+
+    /// <summary>Signals every container (shutdown: SIGKILL); exits are then handled as usual.</summary>
+    public void KillAll(int signal = Libc.SIGKILL)
+    {
+        foreach (Container c in _containers.Values) c.Kill(signal);
+    }
+
+    Container Get(string id) =>
+        _containers.TryGetValue(id, out Container? c) ? c : throw new ContainerException($"container {id} not found");
+
+    internal bool Reserve(string id) => !_containers.ContainsKey(id) && _reserved.Add(id);
+
+    internal void Unreserve(string id) => _reserved.Remove(id);
+
+    internal void Register(Container c)
+    {
+        _reserved.Remove(c.Id);
+        _containers.Add(c.Id, c);
+    }
+
+    internal void Forget(Container c)
+    {
+        _containers.Remove(c.Id);
+        ContainerExited?.Invoke(c);
+    }
+
+    internal void ExecStarted() => ExecsInFlight++;
+
+    internal void ExecFinished() => ExecsInFlight--;
+
+    /// <summary>Closes podmon's end of the watchdog (which then kills what is left) and every container's fds.</summary>
+    public void Dispose()
+    {
+        Watchdog?.Dispose();
+        foreach (Container c in _containers.Values.ToArray()) c.Close();
+        _containers.Clear();
+    }
+}

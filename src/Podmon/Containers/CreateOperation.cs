@@ -1,0 +1,205 @@
+using System.Globalization;
+using Podmon.Logging;
+using Podmon.Loop;
+using Podmon.Sys;
+
+namespace Podmon.Containers;
+
+/// <summary>
+/// createContainer: runs `runtime create` without blocking the loop (spawned, watched by pidfd),
+/// and completes when it exits: the container's pid from the pidfile, or an error carrying what
+/// the runtime wrote. Non-terminal: the runtime's stdio are the container's pipes (runc hands
+/// them down), and everything read from them before the runtime exits is the runtime's own
+/// output (the container only runs after `start`). Terminal: the runtime's stdout/stderr are
+/// separate capture pipes and the pty master arrives on a console socket.
+/// </summary>
+sealed class CreateOperation : IChildExitHandler
+{
+    const int RuntimeOutputLimit = 64 * 1024;
+
+    readonly ContainerEngine _engine;
+    readonly CreateRequest _req;
+    readonly Action<CreateResult> _done;
+    readonly string _pidfile;
+    Container? _container;
+    ConsoleSocket? _console;
+    CaptureBuffer? _runtimeStderr;
+    OutputReader? _captureOut, _captureErr;
+    bool _holding;
+
+    public CreateOperation(ContainerEngine engine, CreateRequest req, Action<CreateResult> done)
+    {
+        _engine = engine;
+        _req = req;
+        _done = done;
+        _pidfile = Path.Combine(req.BundlePath, "pidfile");
+    }
+
+    public void Start()
+    {
+        var childEnds = new List<OwnedFd>();
+        try
+        {
+            if (string.IsNullOrEmpty(_req.Id)) throw new ContainerException("container id is empty");
+            if (!_engine.Reserve(_req.Id)) throw new ContainerException($"container {_req.Id} already exists in this pod");
+            if (string.IsNullOrEmpty(_req.BundlePath)) throw new ContainerException("bundle path is empty");
+            var log = ContainerLog.Open(_req.LogDrivers, _req.Id, _engine.Options.JournalSocket);
+            _container = new Container(_engine, _req, log);
+            if (_req.Terminal)
+                _console = new ConsoleSocket(_engine.Loop, ConsoleSocket.TempPath(_engine.Options.RuntimeDir, "term"));
+            var req = new SpawnRequest
+            {
+                Path = _engine.Options.RuntimePath,
+                Argv = RuntimeArgs.Create(_engine.Options, _req.Id, _req.BundlePath, _pidfile, _console?.Path,
+                    _req.GlobalArgs, _req.CommandArgs, _req.CgroupManager),
+                Environment = RuntimeArgs.Environment(_req.EnvVars),
+                // runc dies with podmon mid-create; the container itself is the watchdog's job.
+                ParentDeathSignal = Libc.SIGKILL,
+            };
+            int stdinFd = -1;
+            StdinWriter? stdin = null;
+            if (_req.Terminal)
+            {
+                _runtimeStderr = new CaptureBuffer(RuntimeOutputLimit);
+                OwnedFd[] o = Libc.Pipe(), e = Libc.Pipe();
+                childEnds.Add(o[1]);
+                childEnds.Add(e[1]);
+                _captureOut = new OutputReader(_engine.Loop, o[0], Pipe.Stdout, _runtimeStderr);
+                _captureErr = new OutputReader(_engine.Loop, e[0], Pipe.Stderr, _runtimeStderr);
+                req.Fds.AddRange([(0, -1), (1, o[1].Value), (2, e[1].Value)]);
+            }
+            else
+            {
+                if (_req.Stdin)
+                {
+                    OwnedFd[] i = Libc.Pipe();
+                    childEnds.Add(i[0]);
+                    stdinFd = i[0].Value;
+                    stdin = new StdinWriter(_engine.Loop, i[1], closable: true);
+                }
+                OwnedFd[] o = Libc.Pipe(), e = Libc.Pipe();
+                childEnds.Add(o[1]);
+                childEnds.Add(e[1]);
+                _container.Stdout = new OutputReader(_engine.Loop, o[0], Pipe.Stdout, _container);
+                _container.Stderr = new OutputReader(_engine.Loop, e[0], Pipe.Stderr, _container);
+                req.Fds.AddRange([(0, stdinFd), (1, o[1].Value), (2, e[1].Value)]);
+            }
+            _container.SetStdin(stdin);
+            for (int i = 0; i < _req.AdditionalFds.Count; i++) req.Fds.Add((3 + i, _req.AdditionalFds[i].Value));
+
+            File.Delete(_pidfile);
+            _engine.Reaper.HoldOrphans();
+            _holding = true;
+            SpawnedProcess p = Spawner.Spawn(req);
+            if (p.Pidfd is null) throw new ContainerException("pidfd_open is not available: podmon needs Linux 5.3 or later");
+            _engine.Reaper.Watch(p.Pid, p.Pidfd, this);
+        }
+        catch (Exception e)
+        {
+            Fail(e is ContainerException ? e.Message : $"create container {_req.Id}: {e.Message}");
+        }
+        finally
+        {
+            foreach (OwnedFd fd in childEnds) fd.Dispose();
+            foreach (OwnedFd fd in _req.AdditionalFds) fd.Dispose();
+        }
+    }
+
+    /// <summary>The runtime exited.</summary>
+    public void OnChildExit(int runtimePid, int exitCode)
+    {
+        try
+        {
+            _container!.Stdout?.Drain();
+            _container.Stderr?.Drain();
+            _captureOut?.Drain();
+            _captureErr?.Drain();
+            _console?.TryReceive();
+            if (exitCode != 0)
+            {
+                string text = (_runtimeStderr ?? _container.RuntimeOutput).Text();
+                Fail($"create container {_req.Id}: {Path.GetFileName(_engine.Options.RuntimePath)} exited with status {exitCode}" +
+                     (text.Length > 0 ? $": {text}" : ""));
+                return;
+            }
+            int pid = ReadPidfile(_pidfile);
+            if (_console is not null)
+            {
+                OwnedFd? master = _console.TakeMaster();
+                if (master is null)
+                {
+                    KillOrphan(pid);
+                    Fail($"create container {_req.Id}: the runtime sent no terminal to the console socket");
+                    return;
+                }
+                Libc.AddOutputFlags(master.Value, Libc.ONLCR);
+                if (_req.Stdin)
+                {
+                    var dup = OwnedFd.Check(Libc.fcntl(master.Value, Libc.F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)");
+                    _container.SetStdin(new StdinWriter(_engine.Loop, dup, closable: false));
+                }
+                _container.Stdout = new OutputReader(_engine.Loop, master, Pipe.Stdout, _container);
+            }
+            OwnedFd? pidfd = _engine.Reaper.Claim(pid, _container);
+            if (pidfd is not null) _engine.Watchdog?.Register(pidfd.Value);
+            _container.Started(pid, pidfd);
+            _engine.Register(_container);
+            DisposeRuntimeIo();
+            Release();
+            _done(new CreateResult(pid, null));
+        }
+        catch (Exception e)
+        {
+            Fail($"create container {_req.Id}: {e.Message}");
+        }
+    }
+
+    static int ReadPidfile(string path)
+    {
+        string text = File.ReadAllText(path).Trim();
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || pid <= 0)
+            throw new IOException($"pidfile {path} holds no pid: '{text}'");
+        return pid;
+    }
+
+    /// <summary>The runtime created a container we cannot serve: kill it (it is our child now).</summary>
+    void KillOrphan(int pid)
+    {
+        OwnedFd? fd = _engine.Reaper.Claim(pid, NoExitHandler.Instance);
+        if (fd is not null)
+        {
+            Native.PidfdSendSignal(fd.Value, Libc.SIGKILL, 0);
+            fd.Dispose();
+        }
+    }
+
+    void Fail(string error)
+    {
+        DisposeRuntimeIo();
+        _container?.Close();
+        _engine.Unreserve(_req.Id);
+        Release();
+        _done(new CreateResult(0, error));
+    }
+
+    void DisposeRuntimeIo()
+    {
+        _captureOut?.Dispose();
+        _captureErr?.Dispose();
+        _console?.Dispose();
+        _console = null;
+    }
+
+    void Release()
+    {
+        if (!_holding) return;
+        _holding = false;
+        _engine.Reaper.ReleaseOrphans();
+    }
+
+    sealed class NoExitHandler : IChildExitHandler
+    {
+        public static readonly NoExitHandler Instance = new();
+        public void OnChildExit(int pid, int exitCode) { }
+    }
+}

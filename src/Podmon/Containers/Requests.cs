@@ -1,0 +1,68 @@
+using Podmon.Cli;
+using Podmon.Logging;
+using Podmon.Sys;
+
+namespace Podmon.Containers;
+
+/// <summary>createContainer's inputs as plain values.</summary>
+public sealed class CreateRequest
+{
+    public required string Id { get; init; }
+    public required string BundlePath { get; init; }
+    public bool Terminal { get; init; }
+    public bool Stdin { get; init; }
+    public IReadOnlyList<string> ExitPaths { get; init; } = [];
+    public IReadOnlyList<string> OomExitPaths { get; init; } = [];
+    public IReadOnlyList<LogDriverConfig> LogDrivers { get; init; } = [];
+    /// <summary>argv run (not waited for) after the container exited; argv[0] absolute or found on PATH.</summary>
+    public IReadOnlyList<string> CleanupCmd { get; init; } = [];
+    public IReadOnlyList<string> GlobalArgs { get; init; } = [];
+    public IReadOnlyList<string> CommandArgs { get; init; } = [];
+    /// <summary>Added to (or replacing in) the runtime's inherited environment.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> EnvVars { get; init; } = [];
+    public CgroupManager CgroupManager { get; init; } = CgroupManager.Cgroupfs;
+    /// <summary>Given to the runtime as fds 3, 4, …; the engine takes ownership.</summary>
+    public IReadOnlyList<OwnedFd> AdditionalFds { get; init; } = [];
+    /// <summary>Kept open until the container exits; the engine takes ownership.</summary>
+    public IReadOnlyList<OwnedFd> LeakFds { get; init; } = [];
+}
+
+/// <summary>The outcome of a create: the container's pid, or an error (with the runtime's stderr).</summary>
+public readonly record struct CreateResult(int ContainerPid, string? Error)
+{
+    public bool Succeeded => Error is null;
+}
+
+/// <summary>execSyncContainer's inputs as plain values.</summary>
+public sealed class ExecSyncRequest
+{
+    public required string Id { get; init; }
+    public required IReadOnlyList<string> Command { get; init; }
+    /// <summary>0: no timeout.</summary>
+    public ulong TimeoutSec { get; init; }
+    public bool Terminal { get; init; }
+    public IReadOnlyList<KeyValuePair<string, string>> EnvVars { get; init; } = [];
+    public CgroupManager CgroupManager { get; init; } = CgroupManager.Cgroupfs;
+}
+
+/// <summary>
+/// The outcome of an exec-sync. <see cref="Error"/> is set when the process never ran (unknown
+/// container, the runtime failed: its stderr is in the text); <see cref="ExitCode"/> is then -2
+/// (what conmon-rs answers). On a timeout the process is SIGKILLed, <see cref="TimedOut"/> is set
+/// and <see cref="ExitCode"/> is what it reported (137), or -1 if the runtime never started it.
+/// </summary>
+public sealed class ExecSyncResult
+{
+    public const int RuntimeFailedExitCode = -2;
+
+    public int ExitCode { get; init; }
+    public byte[] Stdout { get; init; } = [];
+    public byte[] Stderr { get; init; } = [];
+    public bool TimedOut { get; init; }
+    /// <summary>Output beyond <see cref="EngineOptions.ExecOutputLimit"/> was dropped.</summary>
+    public bool Truncated { get; init; }
+    public string? Error { get; init; }
+}
+
+/// <summary>A request about a container that cannot be served (unknown id, no terminal, …).</summary>
+public sealed class ContainerException(string message, Exception? inner = null) : Exception(message, inner);
