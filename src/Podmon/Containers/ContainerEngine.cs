@@ -37,6 +37,8 @@ public sealed class ContainerEngine : IDisposable
 
     public int Count => _containers.Count;
     public int ExecsInFlight { get; private set; }
+    /// <summary>exec-sync processes the runtime has started and podmon now watches.</summary>
+    public int ExecProcessesRunning { get; internal set; }
     public IEnumerable<Container> Containers => _containers.Values;
 
     public Container? Find(string id) => _containers.GetValueOrDefault(id);
@@ -75,6 +77,13 @@ public sealed class ContainerEngine : IDisposable
     public void KillAll(int signal = Libc.SIGKILL)
     {
         foreach (Container c in _containers.Values) c.Kill(signal);
+    }
+
+    /// <summary>Server shutdown: SIGKILL every container; the watchdog is expected to go too.</summary>
+    public void Shutdown()
+    {
+        if (Watchdog is not null) Watchdog.Stopping = true;
+        KillAll(Libc.SIGKILL);
     }
 
     Container Get(string id) =>

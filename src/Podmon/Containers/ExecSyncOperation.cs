@@ -137,6 +137,7 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
                 _console = null;
             }
             _processPidfd = _engine.Reaper.Claim(pid, this);
+            _engine.ExecProcessesRunning++;
             if (_processPidfd is not null) _engine.Watchdog?.Register(_processPidfd.Value);
             Release();
             if (_timedOut) Kill();
@@ -149,6 +150,7 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
 
     void ProcessExited(int exitCode)
     {
+        _engine.ExecProcessesRunning--;
         _out?.Drain();
         _err?.Drain();
         Finish(exitCode, null);

@@ -27,7 +27,11 @@ public sealed class PodWatchdog : IChildExitHandler, IDisposable
     }
 
     public bool IsAlive { get; private set; } = true;
+
+    /// <summary>Set on server shutdown: the watchdog's exit is then expected.</summary>
+    public bool Stopping { get; set; }
     public int Pid => _pid;
+    internal int SocketFd => _socket.Value;
 
     public static unsafe PodWatchdog Start(string path, IReadOnlyList<string> argv, ChildReaper reaper)
     {
@@ -63,7 +67,7 @@ public sealed class PodWatchdog : IChildExitHandler, IDisposable
     public void OnChildExit(int pid, int exitCode)
     {
         IsAlive = false;
-        Log.Error($"pod watchdog (pid {pid}) exited with {exitCode}: containers will not be killed if podmon dies");
+        if (!Stopping) Log.Error($"pod watchdog (pid {pid}) exited with {exitCode}: containers will not be killed if podmon dies");
     }
 
     /// <summary>Closes podmon's end: the watchdog kills what it still holds and exits.</summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using Podmon.Cli;
+using Podmon.Containers;
 using Podmon.Diagnostics;
 using Podmon.Loop;
 using Podmon.Sys;
@@ -18,6 +19,8 @@ public sealed class ServerHost : ISignalHandler, IDisposable
     SignalSource? _signals;
     Listener? _listener;
     IConnectionAcceptor? _acceptor;
+    ContainerEngine? _containers;
+    LoopTimer? _shutdownTimer;
 
     public ServerHost(ServerOptions options)
     {
@@ -28,6 +31,12 @@ public sealed class ServerHost : ISignalHandler, IDisposable
     public EventLoop Loop => _loop;
     public ChildReaper Reaper => _reaper;
     public ServerOptions Options => _options;
+
+    /// <summary>The pod's containers (created in <see cref="Start"/>): what the RPC methods call.</summary>
+    public ContainerEngine Containers => _containers ?? throw new InvalidOperationException("server not started");
+
+    /// <summary>How long shutdown waits for killed containers to be reaped (exit files written).</summary>
+    const int ShutdownGraceMs = 2000;
 
     /// <summary>Checks and prepares what the flags name, like conmon-rs's Config::validate.</summary>
     public static void Validate(ServerOptions o)
@@ -47,6 +56,13 @@ public sealed class ServerHost : ISignalHandler, IDisposable
         ConfigureProcess();
 
         _signals = new SignalSource(_loop, this);
+        _containers = new ContainerEngine(_loop, _reaper, new EngineOptions
+        {
+            RuntimePath = _options.Runtime,
+            RuntimeRoot = _options.RuntimeRoot,
+            RuntimeDir = _options.RuntimeDir,
+            LogLevel = _options.LogLevel,
+        });
         _acceptor = acceptorFactory(this);
         string socket = _options.SocketPath;
         if (Libc.unlink(socket) < 0 && Errno.Last != Errno.ENOENT)
@@ -97,9 +113,14 @@ public sealed class ServerHost : ISignalHandler, IDisposable
         }
     }
 
-    /// <summary>Kills the containers podmon started, removes the socket, stops the loop.</summary>
+    /// <summary>
+    /// SIGKILLs the containers (and every other child podmon started), removes the socket, and
+    /// stops the loop once the containers are reaped and their exit files written (at most
+    /// <see cref="ShutdownGraceMs"/>).
+    /// </summary>
     public void Shutdown()
     {
+        _containers?.Shutdown();
         _reaper.SignalAll(Libc.SIGKILL);
         _acceptor?.CloseAll();
         if (_listener is not null)
@@ -108,13 +129,29 @@ public sealed class ServerHost : ISignalHandler, IDisposable
             Libc.unlink(_listener.Path);
             _listener = null;
         }
-        _loop.Stop();
+        if (_containers is not { Count: > 0 })
+        {
+            _loop.Stop();
+            return;
+        }
+        _containers.ContainerExited += _ =>
+        {
+            if (_containers.Count == 0) _loop.Stop();
+        };
+        _shutdownTimer = new LoopTimer(new StopLoop(_loop));
+        _loop.Timers.Schedule(_shutdownTimer, Libc.MonotonicMs() + ShutdownGraceMs);
+    }
+
+    sealed class StopLoop(EventLoop loop) : ITimerHandler
+    {
+        public void OnTimer(LoopTimer timer) => loop.Stop();
     }
 
     public void Dispose()
     {
         _listener?.Dispose();
         _signals?.Dispose();
+        _containers?.Dispose();
         _reaper.Dispose();
         _loop.Dispose();
     }
