@@ -8,7 +8,7 @@
   memory; conmon has no socket-before-container phase, so its start is not comparable here.
 usage: bench/foundation.py [--runs 7] [--starts 100]
 """
-import argparse, os, signal, statistics, subprocess, sys, tempfile, time
+import argparse, os, shutil, signal, statistics, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl
 
@@ -25,6 +25,7 @@ def podmon_idle():
     time.sleep(2)
     m = bl.mem(pid)
     os.kill(pid, signal.SIGTERM)
+    shutil.rmtree(d)
     return m
 
 
@@ -44,11 +45,13 @@ def starts():
         p, t = bl.wait_created(d, "conmon.sock", [bl.PODMON, "--runtime", bl.RUNC, "--runtime-dir", d, "--log-driver", "none", "--skip-fork"])
         bound.append(t)
         p.terminate(); p.wait()
+        shutil.rmtree(d)
         d2 = tempfile.mkdtemp(prefix="podmon-bench-")
         t0 = time.perf_counter()
         subprocess.run([bl.PODMON, "--runtime", bl.RUNC, "--runtime-dir", d2, "--log-driver", "none"], check=True)
         launcher.append(time.perf_counter() - t0)
         os.kill(int(open(d2 + "/pidfile").read()), signal.SIGTERM)
+        shutil.rmtree(d2)
         t0 = time.perf_counter()
         subprocess.run(["/bin/true"])
         true_.append(time.perf_counter() - t0)

@@ -41,7 +41,7 @@ public class DaemonTests
         Assert.Equal("0000000000015003", status["SigBlk"]); // SIGHUP INT PIPE TERM CHLD, on every thread
         foreach (int fd in new[] { 0, 1, 2 })
             Assert.Equal("/dev/null", new FileInfo($"/proc/{pid}/fd/{fd}").LinkTarget);
-        Assert.Equal("600", Convert.ToString((int)File.GetUnixFileMode(dir.Socket), 8));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, new FileInfo(dir.Socket).UnixFileMode);
         StopAndExpectGone(pid, dir);
     }
 
