@@ -1,8 +1,8 @@
-[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
-
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
 namespace Podmon.Tests;
 
