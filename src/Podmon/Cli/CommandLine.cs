@@ -171,7 +171,9 @@ public static class CommandLine
         public string Value(string flag)
         {
             if (_inline is not null) return _inline;
-            if (_i >= args.Count) throw new UsageException($"a value is required for '{flag}' but none was supplied");
+            // Like clap: a following flag is not taken as the value.
+            if (_i >= args.Count || args[_i].Length > 1 && args[_i][0] == '-')
+                throw new UsageException($"a value is required for '{flag}' but none was supplied");
             return args[_i++];
         }
 

@@ -26,9 +26,11 @@ public sealed class ServerHost : ISignalHandler, IDisposable
     {
         _options = options;
         _reaper = new ChildReaper(_loop);
+        IdleCollector = new IdleCollector(_loop);
     }
 
     public EventLoop Loop => _loop;
+    public IdleCollector IdleCollector { get; }
     public ChildReaper Reaper => _reaper;
     public ServerOptions Options => _options;
 

@@ -1,0 +1,122 @@
+"""Shared helpers for podmon's benchmarks: process memory, busybox bundles, conmon launches."""
+import ctypes, json, os, shutil, statistics, subprocess, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PODMON = os.environ.get("PODMON_BINARY", os.path.join(ROOT, "artifacts", "podmon"))
+CONMON = os.environ.get("CONMON_BINARY", "/usr/bin/conmon")
+RUNC = shutil.which("runc") or "/usr/sbin/runc"
+WORK = "/tmp/podmon-bench"
+
+
+def mem(pid):
+    """VmRSS, Pss, Pss_Anon, Private_Dirty (kB) and thread count of one process."""
+    out = {}
+    for line in open(f"/proc/{pid}/status"):
+        k, _, v = line.partition(":")
+        if k in ("VmRSS", "Threads"):
+            out[k] = int(v.split()[0])
+    for line in open(f"/proc/{pid}/smaps_rollup"):
+        k, _, v = line.partition(":")
+        if k in ("Pss", "Pss_Anon", "Private_Dirty"):
+            out[k] = int(v.split()[0])
+    return out
+
+
+def median_of(samples, key):
+    return statistics.median(s[key] for s in samples)
+
+
+def busybox_rootfs():
+    rootfs = os.path.join(WORK, "rootfs")
+    if not os.path.exists(os.path.join(rootfs, "bin", "sh")):
+        os.makedirs(os.path.join(rootfs, "bin"), exist_ok=True)
+        shutil.copy("/bin/busybox", os.path.join(rootfs, "bin", "busybox"))
+        for applet in ("sh", "sleep", "echo", "cat", "true", "yes", "head", "dd"):
+            os.symlink("busybox", os.path.join(rootfs, "bin", applet))
+        for d in ("proc", "sys", "dev", "tmp", "etc"):
+            os.makedirs(os.path.join(rootfs, d), exist_ok=True)
+    return rootfs
+
+
+def bundle(cid, args):
+    """An OCI bundle sharing the read-only busybox rootfs."""
+    rootfs = busybox_rootfs()
+    b = os.path.join(WORK, "bundles", cid)
+    os.makedirs(b, exist_ok=True)
+    tmpl = os.path.join(WORK, "config.template.json")
+    if not os.path.exists(tmpl):
+        subprocess.run([RUNC, "spec"], cwd=WORK, check=True)
+        os.rename(os.path.join(WORK, "config.json"), tmpl)
+    c = json.load(open(tmpl))
+    c["process"]["terminal"] = False
+    c["process"]["args"] = args
+    c["root"] = {"path": rootfs, "readonly": True}
+    c["linux"]["cgroupsPath"] = "/podmon-bench/" + cid
+    json.dump(c, open(os.path.join(b, "config.json"), "w"))
+    return b
+
+
+def runc_root():
+    r = os.path.join(WORK, "runc-root")
+    os.makedirs(r, exist_ok=True)
+    return r
+
+
+def start_conmon(cid, args):
+    """Launches conmon the way CRI-O does, starts the container; returns (conmon pid, container pid)."""
+    b = bundle(cid, args)
+    for d in ("exits", "socks", "logs"):
+        os.makedirs(os.path.join(WORK, d), exist_ok=True)
+    r, w = os.pipe()
+    env = dict(os.environ, _OCI_SYNCPIPE=str(w))
+    subprocess.run(
+        [CONMON, "--api-version", "1", "-c", cid, "-u", cid, "-n", cid, "-r", RUNC,
+         "--runtime-arg", "--root=" + runc_root(), "-b", b, "-p", b + "/pidfile", "-P", b + "/conmon.pid",
+         "-l", "k8s-file:" + os.path.join(WORK, "logs", cid + ".log"),
+         "--exit-dir", os.path.join(WORK, "exits"), "--socket-dir-path", os.path.join(WORK, "socks")],
+        env=env, pass_fds=(w,), check=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(w)
+    line = os.read(r, 4096).decode()
+    os.close(r)
+    pid = json.loads(line.splitlines()[0])["data"]
+    if pid <= 0:
+        raise RuntimeError("conmon create failed: " + line)
+    subprocess.run([RUNC, "--root", runc_root(), "start", cid], check=True)
+    return int(open(b + "/conmon.pid").read()), pid
+
+
+def remove_container(cid):
+    subprocess.run([RUNC, "--root", runc_root(), "delete", "--force", cid],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for ctl in os.listdir("/sys/fs/cgroup"):
+        try:
+            os.rmdir(f"/sys/fs/cgroup/{ctl}/podmon-bench/{cid}")
+        except OSError:
+            pass
+
+
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+
+def wait_created(directory, name, start_cmd, timeout=5.0):
+    """Runs start_cmd and returns (process, seconds from exec to `name` appearing in directory)."""
+    fd = _libc.inotify_init1(os.O_CLOEXEC)
+    _libc.inotify_add_watch(fd, directory.encode(), 0x100)  # IN_CREATE
+    t0 = time.perf_counter()
+    p = subprocess.Popen(start_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = t0 + timeout
+    try:
+        while time.perf_counter() < deadline:
+            buf = os.read(fd, 4096)
+            t1 = time.perf_counter()
+            off = 0
+            while off < len(buf):
+                wd, mask, cookie, ln = int.from_bytes(buf[off:off+4], "little"), 0, 0, int.from_bytes(buf[off+12:off+16], "little")
+                ev = buf[off+16:off+16+ln].rstrip(b"\0").decode()
+                off += 16 + ln
+                if ev == name:
+                    return p, t1 - t0
+        raise TimeoutError(name)
+    finally:
+        os.close(fd)

@@ -1,0 +1,291 @@
+using System.Text;
+
+namespace Podmon.Capnp.Generator;
+
+public static partial class SchemaGenerator
+{
+    private static void EmitType(StringBuilder w, Decl d, HashSet<Decl> listed)
+    {
+        if (d.Kind == "enum")
+        {
+            w.Append($"\n/// <summary>capnp enum {d.Name} (@0x{d.Id:x16}).</summary>\n");
+            w.Append($"public enum {d.CsName} : ushort\n{{\n");
+            foreach ((string name, int value) in d.Enumerants)
+                w.Append($"    {Pascal(name)} = {value},\n");
+            w.Append("}\n");
+            return;
+        }
+
+        EmitView(w, d, reader: true);
+        EmitView(w, d, reader: false);
+        if (listed.Contains(d))
+            EmitListWrappers(w, d);
+        foreach (Field f in d.Fields)
+            if (f.Group is { } g)
+                EmitType(w, g, listed);
+        foreach (Decl n in d.Nested)
+            EmitType(w, n, listed);
+    }
+
+    private static void EmitView(StringBuilder w, Decl d, bool reader)
+    {
+        string type = d.CsName + (reader ? "Reader" : "Builder");
+        string raw = reader ? "StructReader" : "StructBuilder";
+        bool isGroup = d.Kind == "group";
+
+        if (d.UnionTagBit >= 0 && reader)
+        {
+            w.Append($"\n/// <summary>Union discriminant of {d.Name}.</summary>\n");
+            w.Append($"public enum {d.CsName}Which : ushort\n{{\n");
+            foreach (Field f in d.Fields.Where(f => f.UnionTag >= 0))
+                w.Append($"    {Pascal(f.Name)} = {f.UnionTag},\n");
+            w.Append("}\n");
+        }
+
+        w.Append('\n');
+        w.Append(isGroup
+            ? $"/// <summary>Group {d.Name}: a view of the enclosing struct's fields.</summary>\n"
+            : $"/// <summary>capnp struct {d.Name}{(d.Id != 0 ? $" (@0x{d.Id:x16})" : "")}: {d.DataWords} data words, {d.Pointers} pointers.</summary>\n");
+        w.Append(reader ? $"public readonly ref struct {type}\n{{\n" : $"public readonly struct {type}\n{{\n");
+        if (!isGroup)
+        {
+            if (d.Id != 0)
+                w.Append($"    public const ulong TypeId = 0x{d.Id:x16};\n");
+            w.Append($"    public const ushort DataWords = {d.DataWords};\n");
+            w.Append($"    public const ushort PointerCount = {d.Pointers};\n\n");
+        }
+        w.Append($"    private readonly {raw} _s;\n\n");
+        w.Append($"    public {type}({raw} s) => _s = s;\n\n");
+        if (!isGroup)
+        {
+            if (reader)
+            {
+                w.Append($"    public static {type} From(PointerReader p) => new(p.GetStruct());\n\n");
+            }
+            else
+            {
+                w.Append($"    public static {type} Init(PointerBuilder p) => new(p.InitStruct(DataWords, PointerCount));\n\n");
+                w.Append($"    public static {type} InitRoot(MessageBuilder m) => Init(m.Root);\n\n");
+            }
+        }
+        w.Append($"    public {raw} Struct => _s;\n");
+
+        if (d.UnionTagBit >= 0)
+        {
+            int at = d.UnionTagBit / 8;
+            w.Append(reader
+                ? $"\n    public {d.CsName}Which Which => ({d.CsName}Which)_s.ReadUInt16({at});\n"
+                : $"\n    public {d.CsName}Which Which\n    {{\n        get => ({d.CsName}Which)_s.ReadUInt16({at});\n        set => _s.WriteUInt16({at}, (ushort)value);\n    }}\n");
+        }
+
+        foreach (Field f in d.Fields)
+        {
+            if (reader)
+                EmitReaderField(w, d, f);
+            else
+                EmitBuilderField(w, d, f);
+        }
+        w.Append("}\n");
+    }
+
+    private static void EmitReaderField(StringBuilder w, Decl d, Field f)
+    {
+        string p = Pascal(f.Name);
+        string t = f.Type;
+        if (f.Group is { } g)
+        {
+            w.Append($"\n    public {g.CsName}Reader {p} => new(_s);\n");
+            return;
+        }
+        if (t == "Void")
+            return;
+        w.Append('\n');
+        if (f.Ptr < 0)
+        {
+            w.Append($"    public {DataType(d, t)} {p} => {DataRead(d, f)};\n");
+            return;
+        }
+        int i = f.Ptr;
+        switch (t)
+        {
+            case "Text":
+                w.Append($"    /// <summary>UTF-8, without the NUL terminator.</summary>\n");
+                w.Append($"    public ReadOnlySpan<byte> {p} => _s.ReadText({i});\n");
+                w.Append($"    public string {p}String => _s.ReadTextString({i});\n");
+                break;
+            case "Data":
+                w.Append($"    public ReadOnlySpan<byte> {p} => _s.ReadData({i});\n");
+                break;
+            case "AnyPointer":
+                w.Append($"    public PointerReader {p} => _s.GetPointer({i});\n");
+                break;
+            default:
+                if (ListElement(t) is { } e)
+                    w.Append(ListElementKind(d, e) switch
+                    {
+                        "text" => $"    public TextListReader {p} => _s.ReadTextList({i});\n",
+                        "struct" => $"    public {Resolve(d, e)!.CsName}ListReader {p} => new(_s.ReadList({i}));\n",
+                        "primitive" => $"    public PrimitiveListReader<{ElementCs(d, e)}> {p} => _s.ReadList<{ElementCs(d, e)}>({i});\n",
+                        _ => $"    public ListReader {p} => _s.ReadList({i});\n",
+                    });
+                else
+                    w.Append($"    public {Resolve(d, t)!.CsName}Reader {p} => new(_s.ReadStruct({i}));\n");
+                break;
+        }
+        w.Append($"    public bool Has{p} => _s.HasPointer({i});\n");
+        if (t != "AnyPointer")
+            w.Append($"    public PointerReader {p}Pointer => _s.GetPointer({i});\n");
+    }
+
+    private static void EmitBuilderField(StringBuilder w, Decl d, Field f)
+    {
+        string p = Pascal(f.Name);
+        string t = f.Type;
+        // Setting a union member also sets the discriminant.
+        string select = f.UnionTag >= 0 ? $"Which = {d.CsName}Which.{p};" : "";
+        if (f.Group is { } g)
+        {
+            w.Append($"\n    public {g.CsName}Builder {p} => new(_s);\n");
+            return;
+        }
+        if (t == "Void")
+        {
+            if (f.UnionTag >= 0)
+                w.Append($"\n    public void Set{p}() => Which = {d.CsName}Which.{p};\n");
+            return;
+        }
+        w.Append('\n');
+        if (f.Ptr < 0)
+        {
+            w.Append($"    public {DataType(d, t)} {p}\n    {{\n        get => {DataRead(d, f)};\n");
+            w.Append(select.Length == 0
+                ? $"        set => {DataWrite(d, f)};\n    }}\n"
+                : $"        set\n        {{\n            {select}\n            {DataWrite(d, f)};\n        }}\n    }}\n");
+            return;
+        }
+        int i = f.Ptr;
+        string slot = $"_s.GetPointer({i})";
+        string Body(string expr) => select.Length == 0 ? $" => {expr};\n" : $"\n    {{\n        {select}\n        return {expr};\n    }}\n";
+        string Stmt(string expr) => select.Length == 0 ? $" => {expr};\n" : $"\n    {{\n        {select}\n        {expr};\n    }}\n";
+        switch (t)
+        {
+            case "Text":
+                w.Append($"    public void Set{p}(ReadOnlySpan<byte> utf8){Stmt($"{slot}.SetText(utf8)")}");
+                w.Append($"    public void Set{p}(ReadOnlySpan<char> text){Stmt($"{slot}.SetText(text)")}");
+                break;
+            case "Data":
+                w.Append($"    public void Set{p}(ReadOnlySpan<byte> data){Stmt($"{slot}.SetData(data)")}");
+                break;
+            case "AnyPointer":
+                if (select.Length == 0)
+                    w.Append($"    public PointerBuilder {p} => {slot};\n");
+                else
+                    w.Append($"    /// <summary>Selects this union member and returns its pointer slot.</summary>\n    public PointerBuilder Init{p}(){Body(slot)}");
+                break;
+            default:
+                if (ListElement(t) is { } e)
+                {
+                    string? r = ListElementKind(d, e) switch
+                    {
+                        "text" => $"TextListBuilder Init{p}(int count)|{slot}.InitTextList(count)",
+                        "struct" => $"{Resolve(d, e)!.CsName}ListBuilder Init{p}(int count)|new({slot}.InitStructList(count, {Resolve(d, e)!.CsName}Builder.DataWords, {Resolve(d, e)!.CsName}Builder.PointerCount))",
+                        "primitive" => $"PrimitiveListBuilder<{ElementCs(d, e)}> Init{p}(int count)|{slot}.InitList<{ElementCs(d, e)}>(count)",
+                        "bool" => $"ListBuilder Init{p}(int count)|{slot}.InitList(ElementSize.Bit, count)",
+                        _ => null,
+                    };
+                    if (r is not null)
+                        w.Append($"    public {r.Split('|')[0]}{Body(r.Split('|')[1])}");
+                }
+                else
+                {
+                    string s = Resolve(d, t)!.CsName;
+                    w.Append($"    public {s}Builder Init{p}(){Body($"{s}Builder.Init({slot})")}");
+                }
+                break;
+        }
+        if (t != "AnyPointer")
+        {
+            if (select.Length != 0)
+                w.Append("    /// <summary>The raw slot (e.g. to copy from a reader); does not select the union member.</summary>\n");
+            w.Append($"    public PointerBuilder {p}Pointer => {slot};\n");
+        }
+    }
+
+    private static void EmitListWrappers(StringBuilder w, Decl d)
+    {
+        string n = d.CsName;
+        w.Append($"\npublic readonly ref struct {n}ListReader\n{{\n");
+        w.Append("    private readonly ListReader _list;\n\n");
+        w.Append($"    public {n}ListReader(ListReader list) => _list = list;\n\n");
+        w.Append("    public int Count => _list.Count;\n\n    public ListReader List => _list;\n\n");
+        w.Append($"    public {n}Reader this[int index] => new(_list.GetStruct(index));\n}}\n");
+        w.Append($"\npublic readonly struct {n}ListBuilder\n{{\n");
+        w.Append("    private readonly ListBuilder _list;\n\n");
+        w.Append($"    public {n}ListBuilder(ListBuilder list) => _list = list;\n\n");
+        w.Append("    public int Count => _list.Count;\n\n    public ListBuilder List => _list;\n\n");
+        w.Append($"    public {n}Builder this[int index] => new(_list.GetStruct(index));\n}}\n");
+    }
+
+    private static void EmitInterface(StringBuilder w, Decl i, HashSet<Decl> listed)
+    {
+        w.Append($"\n/// <summary>capnp interface {i.Name}.</summary>\n");
+        w.Append($"public static class {i.CsName}\n{{\n");
+        w.Append($"    public const ulong InterfaceId = 0x{i.Id:x16};\n}}\n");
+        w.Append($"\n/// <summary>Method ordinals of interface {i.Name}.</summary>\n");
+        w.Append($"public enum {i.CsName}Method : ushort\n{{\n");
+        foreach (var m in i.Methods)
+            w.Append($"    {Pascal(m.Name)} = {m.Ordinal},\n");
+        w.Append("}\n");
+        foreach (var m in i.Methods)
+        {
+            foreach ((string suffix, string field, string type) in new[] { ("Params", "request", m.Request), ("Results", "response", m.Response) })
+            {
+                var s = new Decl { Kind = "struct", Name = $"{m.Name}{suffix}", Parent = i, Pointers = 1 };
+                s.CsName = Pascal(m.Name) + suffix;
+                s.Fields.Add(new Field { Name = field, Type = type, Ptr = 0 });
+                EmitType(w, s, listed);
+            }
+        }
+    }
+
+    private static string ListElementKind(Decl scope, string e) => e switch
+    {
+        "Text" => "text",
+        "Bool" => "bool",
+        _ when Primitives.ContainsKey(e) => "primitive",
+        _ => Resolve(scope, e)?.Kind switch
+        {
+            "enum" => "primitive",
+            "struct" => "struct",
+            _ => "other",
+        },
+    };
+
+    private static string ElementCs(Decl scope, string e) =>
+        Primitives.TryGetValue(e, out var prim) ? prim.Cs : Resolve(scope, e)!.CsName;
+
+    private static string DataType(Decl scope, string t) =>
+        t == "Bool" ? "bool" : Primitives.TryGetValue(t, out var prim) ? prim.Cs : Resolve(scope, t)!.CsName;
+
+    private static string DataRead(Decl scope, Field f)
+    {
+        if (f.Type == "Bool")
+            return $"_s.ReadBool({f.Bit}{(f.Default == "true" ? ", true" : "")})";
+        if (Primitives.TryGetValue(f.Type, out var prim))
+            return $"_s.Read{prim.Read}({f.Bit / 8}{DefaultArg(f, prim.Cs)})";
+        return $"({Resolve(scope, f.Type)!.CsName})_s.ReadUInt16({f.Bit / 8}{DefaultArg(f, "ushort")})";
+    }
+
+    private static string DataWrite(Decl scope, Field f)
+    {
+        if (f.Type == "Bool")
+            return $"_s.WriteBool({f.Bit}, value{(f.Default == "true" ? ", true" : "")})";
+        if (Primitives.TryGetValue(f.Type, out var prim))
+            return prim.Read is "Float32" or "Float64" or "UInt8" or "UInt16" or "UInt32" or "UInt64" or "Int8" or "Int16" or "Int32" or "Int64"
+                ? $"_s.Write{prim.Read}({f.Bit / 8}, value{DefaultArg(f, prim.Cs)})"
+                : throw new InvalidOperationException(f.Type);
+        return $"_s.WriteUInt16({f.Bit / 8}, (ushort)value{DefaultArg(f, "ushort")})";
+    }
+
+    private static string DefaultArg(Field f, string cs) => f.Default is null ? "" : $", ({cs}){f.Default}";
+}

@@ -1,0 +1,94 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace Podmon.Capnp;
+
+/// <summary>
+/// Builds one message into a single growing segment in a pooled buffer. Reusable: <see cref="Reset"/>
+/// keeps the buffer, so steady-state building allocates nothing. Builders (<see cref="StructBuilder"/>,
+/// <see cref="PointerBuilder"/>, …) address the message by word index, so they stay valid when the buffer
+/// grows; spans obtained from it (<see cref="Frame"/>, <see cref="PointerBuilder.InitData"/>) do not.
+/// </summary>
+public sealed class MessageBuilder : IDisposable
+{
+    private const int HeaderBytes = 8; // one segment: count-1 and size, no padding
+    private const int MaxWords = (int)((0x7FFF_FFC7L - HeaderBytes) / 8);
+
+    private byte[] _buffer;
+    private int _words;
+
+    public MessageBuilder(int initialCapacityBytes = 1024)
+    {
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacityBytes, 64));
+        Reset();
+    }
+
+    /// <summary>Discards the content; the root pointer becomes null.</summary>
+    public void Reset()
+    {
+        ObjectDisposedException.ThrowIf(_buffer.Length == 0, this);
+        _words = 1;
+        _buffer.AsSpan(HeaderBytes, 8).Clear();
+    }
+
+    /// <summary>Words used in the (single) segment, root pointer included.</summary>
+    public int SegmentWords => _words;
+
+    public PointerBuilder Root => new(this, 0);
+
+    public StructBuilder InitRoot(ushort dataWords, ushort pointerCount) => Root.InitStruct(dataWords, pointerCount);
+
+    /// <summary>The complete frame (segment table + segment), ready for one write. Valid until the next change.</summary>
+    public ReadOnlySpan<byte> Frame => FrameMemory.Span;
+
+    public ReadOnlyMemory<byte> FrameMemory
+    {
+        get
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(_buffer, 0);
+            BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(4), (uint)_words);
+            return _buffer.AsMemory(0, HeaderBytes + _words * 8);
+        }
+    }
+
+    public void Dispose()
+    {
+        byte[] b = _buffer;
+        _buffer = [];
+        if (b.Length != 0)
+            ArrayPool<byte>.Shared.Return(b);
+    }
+
+    /// <summary>Allocates zeroed words at the end of the segment and returns the first word's index.</summary>
+    internal int Allocate(long words)
+    {
+        if (words > MaxWords - _words)
+            throw new InvalidOperationException("message exceeds the maximum segment size");
+        int at = _words;
+        int end = at + (int)words;
+        long needBytes = HeaderBytes + (long)end * 8;
+        if (needBytes > _buffer.Length)
+            Grow(needBytes);
+        _buffer.AsSpan(HeaderBytes + at * 8, (int)words * 8).Clear();
+        _words = end;
+        return at;
+    }
+
+    private void Grow(long needBytes)
+    {
+        long size = Math.Max(needBytes, (long)_buffer.Length * 2);
+        byte[] next = ArrayPool<byte>.Shared.Rent((int)Math.Min(size, Array.MaxLength));
+        _buffer.AsSpan(0, HeaderBytes + _words * 8).CopyTo(next);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = next;
+    }
+
+    internal Span<byte> Words(int word, int count) => _buffer.AsSpan(HeaderBytes + word * 8, count * 8);
+
+    internal Span<byte> Bytes(int word, int byteOffset, int count) =>
+        _buffer.AsSpan(HeaderBytes + word * 8 + byteOffset, count);
+
+    internal ulong ReadWord(int word) => BinaryPrimitives.ReadUInt64LittleEndian(Words(word, 1));
+
+    internal void WriteWord(int word, ulong value) => BinaryPrimitives.WriteUInt64LittleEndian(Words(word, 1), value);
+}

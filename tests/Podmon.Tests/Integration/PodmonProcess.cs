@@ -1,0 +1,115 @@
+using System.Diagnostics;
+
+namespace Podmon.Tests.Integration;
+
+/// <summary>Runs the published binary (artifacts/podmon, or $PODMON_BINARY).</summary>
+static class PodmonProcess
+{
+    public static string BinaryPath { get; } = Locate();
+
+    static string Locate()
+    {
+        string? env = Environment.GetEnvironmentVariable("PODMON_BINARY");
+        if (!string.IsNullOrEmpty(env)) return env;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "artifacts", "podmon");
+            if (File.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "publish.sh"))) return candidate;
+        }
+        throw new InvalidOperationException("artifacts/podmon not found: run ./publish.sh first (or set PODMON_BINARY)");
+    }
+
+    public sealed record Result(int ExitCode, string Stdout, string Stderr, TimeSpan Elapsed);
+
+    public static Result Run(IEnumerable<string> args, IDictionary<string, string>? env = null, int timeoutMs = 10_000)
+    {
+        using var p = Start(args, env);
+        var sw = Stopwatch.StartNew();
+        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeoutMs))
+        {
+            p.Kill(true);
+            throw new TimeoutException($"podmon {string.Join(' ', args)} did not exit within {timeoutMs} ms");
+        }
+        // Output pipes close only when every holder closed them: a daemon that kept them would hang here.
+        if (!Task.WaitAll([stdout, stderr], timeoutMs))
+            throw new TimeoutException("podmon's stdout/stderr stayed open after it exited (inherited by the daemon?)");
+        return new Result(p.ExitCode, stdout.Result, stderr.Result, sw.Elapsed);
+    }
+
+    public static Process Start(IEnumerable<string> args, IDictionary<string, string>? env = null)
+    {
+        var psi = new ProcessStartInfo(BinaryPath)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in args) psi.ArgumentList.Add(a);
+        foreach (var key in psi.Environment.Keys.Where(k => k.StartsWith("CONMON_")).ToList()) psi.Environment.Remove(key);
+        if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
+        return Process.Start(psi)!;
+    }
+
+    public static bool WaitUntil(Func<bool> condition, int timeoutMs = 5000)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < timeoutMs)
+        {
+            if (condition()) return true;
+            Thread.Sleep(5);
+        }
+        return condition();
+    }
+
+    public static bool IsAlive(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)] != 'Z';
+        }
+        catch (IOException) { return false; }
+    }
+
+    public static Dictionary<string, string> Status(int pid) =>
+        File.ReadAllLines($"/proc/{pid}/status")
+            .Select(l => l.Split(':', 2))
+            .Where(p => p.Length == 2)
+            .ToDictionary(p => p[0], p => p[1].Trim());
+
+    /// <summary>A fresh runtime dir under /tmp, removed (with any server in it stopped) on dispose.</summary>
+    public sealed class RuntimeDir : IDisposable
+    {
+        readonly string _base;
+        public string Path { get; }
+        public string Socket => System.IO.Path.Combine(Path, "conmon.sock");
+        public string Pidfile => System.IO.Path.Combine(Path, "pidfile");
+
+        public RuntimeDir(int minLength = 0)
+        {
+            _base = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "podmon-test-" + Guid.NewGuid().ToString("N")[..12]);
+            string p = _base;
+            while (p.Length < minLength) p = System.IO.Path.Combine(p, "a-rather-long-directory-name-for-sun-path");
+            Path = p;
+        }
+
+        public int? ServerPid => File.Exists(Pidfile) && int.TryParse(File.ReadAllText(Pidfile), out int pid) ? pid : null;
+
+        public void Dispose()
+        {
+            if (ServerPid is int pid && IsAlive(pid) && IsPodmon(pid))
+            {
+                try { Process.GetProcessById(pid).Kill(); } catch (Exception) { }
+            }
+            try { Directory.Delete(_base, true); } catch (IOException) { }
+        }
+    }
+
+    public static bool IsPodmon(int pid)
+    {
+        try { return new FileInfo($"/proc/{pid}/exe").LinkTarget == new FileInfo(BinaryPath).FullName; }
+        catch (IOException) { return false; }
+    }
+}

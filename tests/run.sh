@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite: installs dependencies, publishes the static binary, runs every test
+# project against it, and ends with one line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+results=$root/.build/test-results
+rm -rf "$results"
+mkdir -p "$results"
+
+tests/install-deps.sh || exit 1
+./publish.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+for proj in tests/*/*.Tests.csproj; do
+    name=$(basename "$proj" .csproj)
+    echo "== $name"
+    dotnet test "$proj" -c Release -nologo \
+        --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
+        --results-directory "$results" || status=1
+done
+
+passed=0; failed=0
+for trx in "$results"/*.trx; do
+    [ -e "$trx" ] || continue
+    counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+    p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters")
+    f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
+    passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+done
+expected=$(ls tests/*/*.Tests.csproj | wc -l)
+found=$(ls "$results"/*.trx 2>/dev/null | wc -l)
+if [ "$found" -lt "$expected" ]; then
+    echo "tests/run.sh: only $found of $expected test projects reported results" >&2
+    failed=$((failed + expected - found)); status=1
+fi
+[ "$failed" -eq 0 ] || status=1
+echo "$passed passed, $failed failed"
+exit $status
