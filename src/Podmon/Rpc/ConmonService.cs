@@ -1,16 +1,19 @@
 using Podmon.Capnp;
 using Podmon.Capnp.Rpc;
+using Podmon.Containers;
 using Podmon.Schema;
 using Podmon.Server;
 using Podmon.Sys;
+using CliCgroupManager = Podmon.Cli.CgroupManager;
 
 namespace Podmon.Rpc;
 
 /// <summary>
-/// The bootstrap capability: conmon.capnp's `Conmon` interface. One instance serves every
-/// connection of the server.
+/// The bootstrap capability: conmon.capnp's `Conmon` interface, one instance for every connection
+/// of the server. Requests are copied into plain values for the container engine while the
+/// frame is still there; long operations answer later through a deferred call.
 /// </summary>
-public sealed class ConmonService : ICapability
+public sealed partial class ConmonService(ContainerEngine containers, CliCgroupManager serverCgroupManager) : ICapability
 {
     readonly uint _pid = (uint)Libc.getpid();
 
@@ -23,9 +26,22 @@ public sealed class ConmonService : ICapability
             case ConmonMethod.Version:
                 Version(new VersionParamsReader(parameters).Request, call);
                 break;
-            case ConmonMethod.CreateContainer or ConmonMethod.ExecSyncContainer or ConmonMethod.AttachContainer
-                or ConmonMethod.ReopenLogContainer or ConmonMethod.SetWindowSizeContainer
-                or ConmonMethod.CreateNamespaces or ConmonMethod.StartFdSocket or ConmonMethod.ServeExecContainer
+            case ConmonMethod.CreateContainer:
+                CreateContainer(new CreateContainerParamsReader(parameters).Request, call);
+                break;
+            case ConmonMethod.ExecSyncContainer:
+                ExecSync(new ExecSyncContainerParamsReader(parameters).Request, call);
+                break;
+            case ConmonMethod.AttachContainer:
+                Attach(new AttachContainerParamsReader(parameters).Request, call);
+                break;
+            case ConmonMethod.ReopenLogContainer:
+                ReopenLog(new ReopenLogContainerParamsReader(parameters).Request, call);
+                break;
+            case ConmonMethod.SetWindowSizeContainer:
+                SetWindowSize(new SetWindowSizeContainerParamsReader(parameters).Request, call);
+                break;
+            case ConmonMethod.CreateNamespaces or ConmonMethod.StartFdSocket or ConmonMethod.ServeExecContainer
                 or ConmonMethod.ServeAttachContainer or ConmonMethod.ServePortForwardContainer:
                 call.Fail($"{MethodName(methodId)} is not implemented by podmon yet", ExceptionType.Unimplemented);
                 break;
@@ -49,6 +65,54 @@ public sealed class ConmonService : ICapability
         if (request.Verbose) r.SetCargoTree(VersionInfo.DependencyTree);
         call.Return();
     }
+
+    void Attach(AttachRequestReader r, RpcCall call)
+    {
+        string id = r.IdString, socketPath = r.SocketPathString;
+        bool stopAfterStdinEof = r.StopAfterStdinEof;
+        if (!Try(call, () => containers.Attach(id, socketPath, stopAfterStdinEof))) return;
+        new AttachContainerResultsBuilder(call.InitResults(AttachContainerResultsBuilder.DataWords, AttachContainerResultsBuilder.PointerCount)).InitResponse();
+        call.Return();
+    }
+
+    void ReopenLog(ReopenLogRequestReader r, RpcCall call)
+    {
+        string id = r.IdString;
+        if (!Try(call, () => containers.ReopenLogs(id))) return;
+        new ReopenLogContainerResultsBuilder(call.InitResults(ReopenLogContainerResultsBuilder.DataWords, ReopenLogContainerResultsBuilder.PointerCount)).InitResponse();
+        call.Return();
+    }
+
+    void SetWindowSize(SetWindowSizeRequestReader r, RpcCall call)
+    {
+        string id = r.IdString;
+        ushort width = r.Width, height = r.Height;
+        if (!Try(call, () => containers.SetWindowSize(id, width, height))) return;
+        new SetWindowSizeContainerResultsBuilder(call.InitResults(SetWindowSizeContainerResultsBuilder.DataWords, SetWindowSizeContainerResultsBuilder.PointerCount)).InitResponse();
+        call.Return();
+    }
+
+    /// <summary>Runs a container method that answers at once; its failure is the call's error.</summary>
+    static bool Try(RpcCall call, Action action)
+    {
+        try
+        {
+            action();
+            return true;
+        }
+        catch (ContainerException e)
+        {
+            call.Fail(e.Message);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The request's cgroup manager; the enum's default (systemd) falls back to the server's
+    /// --cgroup-manager, so a client that never sets the field gets what the node was started with.
+    /// </summary>
+    CliCgroupManager CgroupManagerOf(Schema.CgroupManager requested) =>
+        requested == Schema.CgroupManager.Cgroupfs ? CliCgroupManager.Cgroupfs : serverCgroupManager;
 
     static string MethodName(ushort id) => (ConmonMethod)id switch
     {

@@ -1,0 +1,115 @@
+using Podmon.Capnp;
+using Podmon.Capnp.Rpc;
+using Podmon.Containers;
+using Podmon.Logging;
+using Podmon.Schema;
+using LogType = Podmon.Logging.LogDriverType;
+using SchemaLogType = Podmon.Schema.LogDriverType;
+
+namespace Podmon.Rpc;
+
+/// <summary>createContainer and execSyncContainer: answered when the runtime is done.</summary>
+public sealed partial class ConmonService
+{
+    void CreateContainer(CreateContainerRequestReader r, RpcCall call)
+    {
+        if (r.AdditionalFds.Count > 0 || r.LeakFds.Count > 0)
+        {
+            call.Fail("additionalFds and leakFds name fds passed over startFdSocket, which podmon does not serve yet");
+            return;
+        }
+        var request = new CreateRequest
+        {
+            Id = r.IdString,
+            BundlePath = r.BundlePathString,
+            Terminal = r.Terminal,
+            Stdin = r.Stdin,
+            ExitPaths = Strings(r.ExitPaths),
+            OomExitPaths = Strings(r.OomExitPaths),
+            LogDrivers = LogDrivers(r.LogDrivers),
+            CleanupCmd = Strings(r.CleanupCmd),
+            GlobalArgs = Strings(r.GlobalArgs),
+            CommandArgs = Strings(r.CommandArgs),
+            EnvVars = Pairs(r.EnvVars),
+            CgroupManager = CgroupManagerOf(r.CgroupManager),
+        };
+        RpcCall later = call.Defer();
+        containers.Create(request, result =>
+        {
+            if (!later.IsActive) return;
+            if (!result.Succeeded)
+            {
+                later.Fail(result.Error!);
+                return;
+            }
+            var response = new CreateContainerResultsBuilder(later.InitResults(CreateContainerResultsBuilder.DataWords, CreateContainerResultsBuilder.PointerCount)).InitResponse();
+            response.ContainerPid = (uint)result.ContainerPid;
+            later.Return();
+        });
+    }
+
+    void ExecSync(ExecSyncContainerRequestReader r, RpcCall call)
+    {
+        var request = new ExecSyncRequest
+        {
+            Id = r.IdString,
+            Command = Strings(r.Command),
+            TimeoutSec = r.TimeoutSec,
+            Terminal = r.Terminal,
+            EnvVars = Pairs(r.EnvVars),
+            CgroupManager = CgroupManagerOf(r.CgroupManager),
+        };
+        RpcCall later = call.Defer();
+        containers.ExecSync(request, result =>
+        {
+            if (!later.IsActive) return;
+            var response = new ExecSyncContainerResultsBuilder(later.InitResults(ExecSyncContainerResultsBuilder.DataWords, ExecSyncContainerResultsBuilder.PointerCount)).InitResponse();
+            response.ExitCode = result.ExitCode;
+            response.SetStdout(result.Stdout);
+            // Where the process never ran (-2, as conmon-rs answers), stderr says why.
+            if (result.Error is not null && result.Stderr.Length == 0) response.SetStderr(System.Text.Encoding.UTF8.GetBytes(result.Error));
+            else response.SetStderr(result.Stderr);
+            response.TimedOut = result.TimedOut;
+            later.Return();
+        });
+    }
+
+    static string[] Strings(TextListReader list)
+    {
+        if (list.Count == 0) return [];
+        var result = new string[list.Count];
+        for (int i = 0; i < result.Length; i++) result[i] = list.GetString(i);
+        return result;
+    }
+
+    static KeyValuePair<string, string>[] Pairs(TextTextMapEntryListReader list)
+    {
+        if (list.Count == 0) return [];
+        var result = new KeyValuePair<string, string>[list.Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            TextTextMapEntryReader e = list[i];
+            result[i] = new(e.KeyString, e.ValueString);
+        }
+        return result;
+    }
+
+    static LogDriverConfig[] LogDrivers(LogDriverListReader list)
+    {
+        if (list.Count == 0) return [];
+        var result = new LogDriverConfig[list.Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            LogDriverReader d = list[i];
+            LogType type = d.Type switch
+            {
+                SchemaLogType.ContainerRuntimeInterface => LogType.ContainerRuntimeInterface,
+                SchemaLogType.Json => LogType.Json,
+                SchemaLogType.Journald => LogType.Journald,
+                _ => throw new CapnpFormatException($"unknown log driver type {(ushort)d.Type}"),
+            };
+            result[i] = new LogDriverConfig(type, d.HasPath ? d.PathString : null, d.MaxSize);
+        }
+        return result;
+    }
+}
