@@ -11,6 +11,14 @@ mkdir -p "$results"
 tests/install-deps.sh || exit 1
 ./publish.sh || { echo "0 passed, 1 failed"; exit 1; }
 
+# The reference C++ client and wire tools for the RPC interop tests, built once per clone (the tests
+# build them too when missing, but doing it here keeps compile time out of any test's budget).
+shared=${PODMON_SHARED:-$root/../shared}
+if [ ! -x .build/conmon-rpc/conmon-rpc ] || [ ! -x .build/conmon-rpc/wire-relay ] || [ ! -x .build/conmon-rpc/wire-decode ]; then
+    BUILD_DIR=$root/.build/conmon-rpc SKIP_APT=1 "$shared/tools/conmon-rpc/build.sh" >"$results/conmon-rpc-build.log" 2>&1 \
+        || { cat "$results/conmon-rpc-build.log"; echo "tests/run.sh: building conmon-rpc failed" >&2; }
+fi
+
 status=0
 for proj in tests/*/*.Tests.csproj; do
     name=$(basename "$proj" .csproj)

@@ -11,6 +11,8 @@ public sealed class RpcCall
     RpcSession? _session;
     uint _answerId;
     bool _building;
+    bool _abandoned;
+    MessageBuilder? _discard;
     internal bool Deferred;
 
     internal void Start(RpcSession session, uint answerId)
@@ -18,6 +20,7 @@ public sealed class RpcCall
         _session = session;
         _answerId = answerId;
         _building = false;
+        _abandoned = false;
         Deferred = false;
     }
 
@@ -41,14 +44,28 @@ public sealed class RpcCall
     /// </summary>
     public StructBuilder InitResults(ushort dataWords, ushort pointerCount)
     {
+        if (_abandoned)
+        {
+            // The connection is gone: let the caller fill a throwaway message, Return drops it.
+            _building = true;
+            _discard ??= new MessageBuilder();
+            _discard.Reset();
+            return _discard.InitRoot(dataWords, pointerCount);
+        }
         var s = _session ?? throw new InvalidOperationException("the call was already answered or its connection is gone");
         _building = true;
         return s.BeginReturn(_answerId).InitStruct(dataWords, pointerCount);
     }
 
-    /// <summary>Sends the results built since <see cref="InitResults"/>.</summary>
+    /// <summary>Sends the results built since <see cref="InitResults"/>. A no-op once the connection is gone.</summary>
     public void Return()
     {
+        if (_abandoned)
+        {
+            _discard?.Dispose();
+            _discard = null;
+            return;
+        }
         var s = _session ?? throw new InvalidOperationException("the call was already answered or its connection is gone");
         if (!_building) throw new InvalidOperationException("InitResults was not called");
         _session = null;
@@ -64,5 +81,9 @@ public sealed class RpcCall
         if (!s.IsClosed) s.SendException(_answerId, reason, type);
     }
 
-    internal void Abandon() => _session = null;
+    internal void Abandon()
+    {
+        _session = null;
+        _abandoned = true;
+    }
 }

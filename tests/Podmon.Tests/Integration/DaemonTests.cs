@@ -109,8 +109,9 @@ public class DaemonTests
         Process? p = null;
         if (skipFork) p = PodmonProcess.Start(ServerArgs(dir, "--skip-fork"));
         else Assert.Equal(0, PodmonProcess.Run(ServerArgs(dir)).ExitCode);
-        Assert.True(PodmonProcess.WaitUntil(() => File.Exists(dir.Socket)));
-        int pid = dir.ServerPid ?? p!.Id;
+        // The pidfile is written once the socket listens (the socket file exists from bind on).
+        Assert.True(PodmonProcess.WaitUntil(() => dir.ServerPid is not null));
+        int pid = dir.ServerPid!.Value;
         using (var client = UnixSocket.Connect(dir.Socket))
             Assert.Equal(pid, UnixSocket.PeerCredentials(client.Value).Pid);
         StopAndExpectGone(pid, dir);
