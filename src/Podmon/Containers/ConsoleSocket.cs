@@ -15,8 +15,16 @@ public sealed class ConsoleSocket : IEventHandler, IDisposable
     Registration _listenReg;
     OwnedFd? _conn;
     Registration _connReg;
+    OwnedFd? _dir;
 
     public string Path { get; }
+
+    /// <summary>
+    /// What the runtime dials. A path over the 108-byte sun_path limit (a long runtime dir) is
+    /// reached through /proc/PODMON_PID/fd/N/name, N an fd of its directory held open until the
+    /// runtime connected.
+    /// </summary>
+    public string ConnectPath { get; }
     public OwnedFd? Master { get; private set; }
 
     public ConsoleSocket(EventLoop loop, string path)
@@ -26,6 +34,13 @@ public sealed class ConsoleSocket : IEventHandler, IDisposable
         Libc.unlink(path);
         _listener = UnixSocket.Listen(path, Libc.SOCK_STREAM, 0b111_000_000);
         _listenReg = loop.Add(_listener.Value, Libc.EPOLLIN, this);
+        ConnectPath = path;
+        if (System.Text.Encoding.UTF8.GetByteCount(path) >= Libc.SunPathLength)
+        {
+            string dir = System.IO.Path.GetDirectoryName(path)!;
+            _dir = OwnedFd.Check(Libc.open(dir, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0), "open", dir);
+            ConnectPath = $"/proc/{Libc.getpid()}/fd/{_dir.Value}/{System.IO.Path.GetFileName(path)}";
+        }
     }
 
     public static string TempPath(string dir, string prefix) =>
@@ -71,6 +86,8 @@ public sealed class ConsoleSocket : IEventHandler, IDisposable
             _listener = null;
             Libc.unlink(Path);
         }
+        _dir?.Dispose();
+        _dir = null;
     }
 
     /// <summary>Closes the sockets; the master (if any) now belongs to whoever took it from <see cref="TakeMaster"/>.</summary>

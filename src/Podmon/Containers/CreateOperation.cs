@@ -50,7 +50,7 @@ sealed class CreateOperation : IChildExitHandler
             var req = new SpawnRequest
             {
                 Path = _engine.Options.RuntimePath,
-                Argv = RuntimeArgs.Create(_engine.Options, _req.Id, _req.BundlePath, _pidfile, _console?.Path,
+                Argv = RuntimeArgs.Create(_engine.Options, _req.Id, _req.BundlePath, _pidfile, _console?.ConnectPath,
                     _req.GlobalArgs, _req.CommandArgs, _req.CgroupManager),
                 Environment = RuntimeArgs.Environment(_req.EnvVars),
                 // runc dies with podmon mid-create; the container itself is the watchdog's job.

@@ -56,7 +56,7 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
             var req = new SpawnRequest
             {
                 Path = _engine.Options.RuntimePath,
-                Argv = RuntimeArgs.ExecSync(_engine.Options, _req.Id, _pidfile, _console?.Path, _req.Command, _req.CgroupManager),
+                Argv = RuntimeArgs.ExecSync(_engine.Options, _req.Id, _pidfile, _console?.ConnectPath, _req.Command, _req.CgroupManager),
                 Environment = RuntimeArgs.Environment(_req.EnvVars),
                 ParentDeathSignal = Libc.SIGKILL,
             };

@@ -93,7 +93,7 @@ public class DaemonTests
         using var dir = new PodmonProcess.RuntimeDir();
         using var p = PodmonProcess.Start(["--runtime", "/bin/true", "--log-driver", "none"],
             new Dictionary<string, string> { ["CONMON_SKIP_FORK"] = "true", ["CONMON_RUNTIME_DIR"] = dir.Path });
-        Assert.True(PodmonProcess.WaitUntil(() => File.Exists(dir.Socket)));
+        Assert.True(PodmonProcess.WaitUntil(() => dir.ServerPid is not null));
         Assert.Equal(p.Id, dir.ServerPid);
         p.Kill();
         p.WaitForExit();

@@ -53,11 +53,6 @@ public class ConmonRpcInteropTests
     }
 
     [Theory]
-    [InlineData("create", "createContainer")]
-    [InlineData("exec-sync", "execSyncContainer")]
-    [InlineData("attach", "attachContainer")]
-    [InlineData("reopen-log", "reopenLogContainer")]
-    [InlineData("set-window-size", "setWindowSizeContainer")]
     [InlineData("create-namespaces", "createNamespaces")]
     [InlineData("start-fd-socket", "startFdSocket")]
     [InlineData("serve-exec", "serveExecContainer")]

@@ -85,7 +85,7 @@ public class RpcSessionFuzzTests
     /// <summary>Conmon, except that execSyncContainer is deferred and any other call walks its params.</summary>
     sealed class FuzzCap : ICapability
     {
-        readonly ConmonService _conmon = new();
+        readonly ConmonService _conmon = TestConmon.Create();
         public readonly List<RpcCall> Deferred = [];
         public ulong InterfaceId => Conmon.InterfaceId;
 

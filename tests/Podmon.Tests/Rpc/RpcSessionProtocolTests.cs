@@ -26,7 +26,7 @@ public class RpcSessionProtocolTests
     static (RpcSession Session, Output Out) NewSession(ICapability? cap = null)
     {
         var output = new Output();
-        return (new RpcSession(cap ?? new ConmonService(), output), output);
+        return (new RpcSession(cap ?? TestConmon.Create(), output), output);
     }
 
     static void Feed(RpcSession s, params byte[][] frames)
@@ -296,8 +296,8 @@ public class RpcSessionProtocolTests
     }
 
     [Theory]
-    [InlineData(ConmonMethod.CreateContainer, "createContainer")]
-    [InlineData(ConmonMethod.ExecSyncContainer, "execSyncContainer")]
+    [InlineData(ConmonMethod.CreateNamespaces, "createNamespaces")]
+    [InlineData(ConmonMethod.StartFdSocket, "startFdSocket")]
     [InlineData(ConmonMethod.ServePortForwardContainer, "servePortForwardContainer")]
     public void NotYetImplementedMethodsReturnExactExceptions(ConmonMethod method, string name)
     {

@@ -52,7 +52,7 @@ public class RpcSessionTests
     public void VersionCallsAllocateNothingInSteadyState()
     {
         var output = new Collect { Keep = false };
-        var session = new RpcSession(new ConmonService(), output);
+        var session = new RpcSession(TestConmon.Create(), output);
         session.Receive(Bootstrap(0));
         byte[][] calls = Enumerable.Range(1, 64).Select(i => VersionCall((uint)i, 0)).ToArray();
         byte[][] finishes = Enumerable.Range(1, 64).Select(i => Finish((uint)i, false)).ToArray();

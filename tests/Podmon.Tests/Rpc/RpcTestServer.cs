@@ -9,13 +9,20 @@ namespace Podmon.Tests.Rpc;
 /// <summary>The published podmon as a daemon in a fresh runtime dir; stopped on dispose.</summary>
 sealed class RpcTestServer : IDisposable
 {
-    public readonly PodmonProcess.RuntimeDir Dir = new();
+    public readonly PodmonProcess.RuntimeDir Dir;
     public int Pid { get; }
     public string Socket => Dir.Socket;
 
-    public RpcTestServer()
+    public RpcTestServer() : this("/bin/true") { }
+
+    /// <param name="runtime">the OCI runtime the server runs</param>
+    /// <param name="extra">more server flags (e.g. --runtime-root)</param>
+    public RpcTestServer(string runtime, params string[] extra) : this(new PodmonProcess.RuntimeDir(), runtime, extra) { }
+
+    public RpcTestServer(PodmonProcess.RuntimeDir dir, string runtime, params string[] extra)
     {
-        var r = PodmonProcess.Run(["--runtime", "/bin/true", "--runtime-dir", Dir.Path, "--log-driver", "none"]);
+        Dir = dir;
+        var r = PodmonProcess.Run(["--runtime", runtime, "--runtime-dir", Dir.Path, "--log-driver", "none", .. extra]);
         Assert.True(r.ExitCode == 0, r.Stderr);
         Pid = Dir.ServerPid ?? throw new InvalidOperationException("no pidfile");
     }
