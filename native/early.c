@@ -109,8 +109,28 @@ static void launcher_wait(int rfd, pid_t pid) {
     _exit(1);
 }
 
+/* Forks; the launcher (parent) waits for the daemon's word and exits (launcher_wait never
+   returns). The daemon gets the CLOEXEC write end of that pipe, is a session leader and has
+   its stdio on /dev/null. */
+static int fork_daemon(void) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) { perror("podmon: pipe2"); _exit(1); }
+    pid_t pid = fork();
+    if (pid < 0) { perror("podmon: fork"); _exit(1); }
+    if (pid > 0) { close(p[1]); launcher_wait(p[0], pid); }
+    close(p[0]);
+    setsid();
+    int nul = open("/dev/null", O_RDWR);
+    if (nul >= 0) {
+        dup2(nul, 0); dup2(nul, 1); dup2(nul, 2);
+        if (nul > 2) close(nul);
+    }
+    return p[1];
+}
+
 /* conmon mode: block on the start byte (podman moves this process into its cgroup meanwhile),
-   then fork; the launcher exits when the daemon reports "ready" (or prints its error). */
+   then fork; the launcher exits when the daemon reports "ready" (or prints its error). The
+   inherited fds (sync 3, start 4, attach 5) stay open. */
 static void conmon_daemonize(void) {
     const char *s = getenv("_OCI_STARTPIPE");
     if (s && *s) {
@@ -118,19 +138,7 @@ static void conmon_daemonize(void) {
         char b;
         while (read(fd, &b, 1) < 0 && errno == EINTR) {}
     }
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) { perror("conmon: pipe2"); _exit(1); }
-    pid_t pid = fork();
-    if (pid < 0) { perror("conmon: fork"); _exit(1); }
-    if (pid > 0) { close(p[1]); launcher_wait(p[0], pid); }
-    close(p[0]);
-    g_ready_fd = p[1];
-    setsid();
-    int nul = open("/dev/null", O_RDWR);
-    if (nul >= 0) {
-        dup2(nul, 0); dup2(nul, 1); dup2(nul, 2);
-        if (nul > 2) close(nul);
-    }
+    g_ready_fd = fork_daemon();
 }
 
 __attribute__((constructor(101))) static void pm_early(int argc, char **argv, char **envp) {
@@ -149,21 +157,9 @@ __attribute__((constructor(101))) static void pm_early(int argc, char **argv, ch
         syscall(SYS_close_range, 3, ~0U, 0);
         return;
     }
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) { perror("podmon: pipe2"); _exit(1); }
-    pid_t pid = fork();
-    if (pid < 0) { perror("podmon: fork"); _exit(1); }
-    if (pid > 0) { close(p[1]); launcher_wait(p[0], pid); }
-
-    /* The daemon: continues into the runtime and Main. */
-    close(p[0]);
-    if (p[1] != 3) { dup3(p[1], 3, O_CLOEXEC); close(p[1]); }
+    /* The daemon: continues into the runtime and Main, with the ready pipe at fd 3 and no other inherited fd. */
+    int w = fork_daemon();
+    if (w != 3) { dup3(w, 3, O_CLOEXEC); close(w); }
     g_ready_fd = 3;
     syscall(SYS_close_range, 4, ~0U, 0);
-    setsid();
-    int nul = open("/dev/null", O_RDWR);
-    if (nul >= 0) {
-        dup2(nul, 0); dup2(nul, 1); dup2(nul, 2);
-        if (nul > 2) close(nul);
-    }
 }

@@ -282,36 +282,19 @@ public sealed class ConmonMonitor : ISignalHandler
     }
 
     /// <summary>One message as conmon writes it: `{"data": N}\n` or `{"data": N, "message": "…"}\n`, one write; EPIPE ignored.</summary>
+    public static string SyncMessage(int data, string? message)
+    {
+        var sb = new StringBuilder("{\"data\": ").Append(data.ToString(CultureInfo.InvariantCulture));
+        if (message is not null) VersionInfo.JsonString(sb.Append(", \"message\": "), message);
+        return sb.Append("}\n").ToString();
+    }
+
     public static unsafe void WriteSync(int fd, int data, string? message)
     {
         if (fd < 0) return;
-        var sb = new StringBuilder("{\"data\": ").Append(data.ToString(CultureInfo.InvariantCulture));
-        if (message is not null) sb.Append(", \"message\": \"").Append(JsonEscape(message)).Append('"');
-        sb.Append("}\n");
-        byte[] b = Encoding.UTF8.GetBytes(sb.ToString());
+        byte[] b = Encoding.UTF8.GetBytes(SyncMessage(data, message));
         fixed (byte* p = b)
             while (Libc.write(fd, p, (nuint)b.Length) < 0 && Errno.Last == Errno.EINTR) { }
-    }
-
-    public static string JsonEscape(string s)
-    {
-        var sb = new StringBuilder(s.Length + 8);
-        foreach (char c in s)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                default:
-                    if (c < 0x20) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        return sb.ToString();
     }
 
     public void OnSignal(int signo)

@@ -163,6 +163,9 @@ public class ConmonCommandLineTests
     }
 
     [Fact]
-    public void Sync_message_json_escaping() =>
-        Assert.Equal("a\\\"b\\\\c\\nd\\u0001", ConmonMonitor.JsonEscape("a\"b\\c\nd\u0001"));
+    public void Sync_messages_are_conmons()
+    {
+        Assert.Equal("{\"data\": 18451}\n", ConmonMonitor.SyncMessage(18451, null));
+        Assert.Equal("{\"data\": -1, \"message\": \"a\\\"b\\\\c\\nd\\u0001\"}\n", ConmonMonitor.SyncMessage(-1, "a\"b\\c\nd\u0001"));
+    }
 }
