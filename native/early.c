@@ -3,7 +3,18 @@
  *  - blocks the signals podmon reads from a signalfd, so every runtime thread inherits the mask
  *    (otherwise SIGTERM lands on the finalizer thread and kills the process);
  *  - in server mode, closes inherited fds and daemonizes here, because forking once the runtime
- *    exists leaves a child without its finalizer thread.
+ *    exists leaves a child without its finalizer thread;
+ *  - in conmon mode, waits for the start byte (_OCI_STARTPIPE) like conmon, then forks: the
+ *    launcher waits for the daemon's "ready" (arguments parsed, --conmon-pidfile written) and
+ *    exits; the daemon keeps the sync/start/attach fds (3, 4, 5) and continues into Main.
+ *
+ * Mode rule (pm_classify_args; README "Modes"):
+ *  1. `--version`, `--help`, `pause`, … : no fork (the managed side prints and exits);
+ *  2. conmon mode if argv[0]'s basename is "conmon", or _OCI_SYNCPIPE is set, or any argument
+ *     is a flag only the C conmon has: --api-version, --cid, --cuuid, --bundle/-b, -u, -P,
+ *     --exit-dir, --conmon-pidfile, --container-pidfile, --exec-process-spec, --socket-dir-path,
+ *     --full-attach, --exit-command, --runtime-arg (also in the `--flag=value` spelling);
+ *  3. otherwise the conmon-rs server (daemonized unless --skip-fork / CONMON_SKIP_FORK).
  * Linked as a plain .o so the constructor is always part of the binary.
  */
 #define _GNU_SOURCE
@@ -37,22 +48,33 @@ static int arg_is(const char *a, const char *name) {
     return !strncmp(a, name, n) && (a[n] == 0 || a[n] == '=');
 }
 
-/* What the managed parser will do, decided from argv alone: only a plain server run forks. */
+static int is_conmon_flag(const char *a) {
+    static const char *const flags[] = {"--api-version", "--cid", "--cuuid", "--bundle", "--exit-dir",
+        "--conmon-pidfile", "--container-pidfile", "--exec-process-spec", "--socket-dir-path",
+        "--full-attach", "--exit-command", "--exit-command-arg", "--runtime-arg"};
+    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+        if (arg_is(a, flags[i])) return 1;
+    return !strcmp(a, "-b") || !strcmp(a, "-u") || !strcmp(a, "-P");
+}
+
+/* What the managed parser will do, decided from argv alone (see the rule at the top). */
 int pm_classify_args(int argc, char **argv, char **envp) {
     (void)envp;
     const char *base = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
     base = base ? base + 1 : (argc > 0 && argv[0] ? argv[0] : "");
-    if (!strcmp(base, "conmon")) return PM_MODE_OTHER;
+    int conmon = !strcmp(base, "conmon") || getenv("_OCI_SYNCPIPE") != NULL;
     int skip = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) break;
         if (!strcmp(a, "pause") || !strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "-v") ||
-            arg_is(a, "--version") || arg_is(a, "--version-json") || arg_is(a, "--api-version"))
+            arg_is(a, "--version") || arg_is(a, "--version-json"))
             return PM_MODE_OTHER;
+        if (is_conmon_flag(a)) conmon = 1;
         if (!strcmp(a, "--skip-fork")) skip = 1;
         else if (!strncmp(a, "--skip-fork=", 12)) skip = !is_falsy(a + 12);
     }
+    if (conmon) return PM_MODE_CONMON;
     const char *env = getenv("CONMON_SKIP_FORK");
     if (!skip && env && !is_falsy(env)) skip = 1;
     if (getenv("CONMON_VERSION")) return PM_MODE_OTHER;
@@ -70,7 +92,7 @@ static void launcher_wait(int rfd, pid_t pid) {
         if (len == sizeof buf - 1) break;
     }
     buf[len] = 0;
-    if (len >= 9 && !memcmp(buf, "listening", 9)) _exit(0);
+    if ((len >= 9 && !memcmp(buf, "listening", 9)) || (len >= 5 && !memcmp(buf, "ready", 5))) _exit(0);
     /* "error <code> <message>\n" from the daemon, or it died before saying anything. */
     if (len > 6 && !memcmp(buf, "error ", 6)) {
         char *end;
@@ -87,6 +109,38 @@ static void launcher_wait(int rfd, pid_t pid) {
     _exit(1);
 }
 
+/* Forks; the launcher (parent) waits for the daemon's word and exits (launcher_wait never
+   returns). The daemon gets the CLOEXEC write end of that pipe, is a session leader and has
+   its stdio on /dev/null. */
+static int fork_daemon(void) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) { perror("podmon: pipe2"); _exit(1); }
+    pid_t pid = fork();
+    if (pid < 0) { perror("podmon: fork"); _exit(1); }
+    if (pid > 0) { close(p[1]); launcher_wait(p[0], pid); }
+    close(p[0]);
+    setsid();
+    int nul = open("/dev/null", O_RDWR);
+    if (nul >= 0) {
+        dup2(nul, 0); dup2(nul, 1); dup2(nul, 2);
+        if (nul > 2) close(nul);
+    }
+    return p[1];
+}
+
+/* conmon mode: block on the start byte (podman moves this process into its cgroup meanwhile),
+   then fork; the launcher exits when the daemon reports "ready" (or prints its error). The
+   inherited fds (sync 3, start 4, attach 5) stay open. */
+static void conmon_daemonize(void) {
+    const char *s = getenv("_OCI_STARTPIPE");
+    if (s && *s) {
+        int fd = atoi(s);
+        char b;
+        while (read(fd, &b, 1) < 0 && errno == EINTR) {}
+    }
+    g_ready_fd = fork_daemon();
+}
+
 __attribute__((constructor(101))) static void pm_early(int argc, char **argv, char **envp) {
     sigset_t m;
     pm_fill_blocked_sigset(&m);
@@ -98,25 +152,14 @@ __attribute__((constructor(101))) static void pm_early(int argc, char **argv, ch
 
     int mode = g_mode = pm_classify_args(argc, argv, envp);
     if (mode == PM_MODE_OTHER) return;
+    if (mode == PM_MODE_CONMON) { conmon_daemonize(); return; }
     if (mode == PM_MODE_SERVER_FOREGROUND) {
         syscall(SYS_close_range, 3, ~0U, 0);
         return;
     }
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) { perror("podmon: pipe2"); _exit(1); }
-    pid_t pid = fork();
-    if (pid < 0) { perror("podmon: fork"); _exit(1); }
-    if (pid > 0) { close(p[1]); launcher_wait(p[0], pid); }
-
-    /* The daemon: continues into the runtime and Main. */
-    close(p[0]);
-    if (p[1] != 3) { dup3(p[1], 3, O_CLOEXEC); close(p[1]); }
+    /* The daemon: continues into the runtime and Main, with the ready pipe at fd 3 and no other inherited fd. */
+    int w = fork_daemon();
+    if (w != 3) { dup3(w, 3, O_CLOEXEC); close(w); }
     g_ready_fd = 3;
     syscall(SYS_close_range, 4, ~0U, 0);
-    setsid();
-    int nul = open("/dev/null", O_RDWR);
-    if (nul >= 0) {
-        dup2(nul, 0); dup2(nul, 1); dup2(nul, 2);
-        if (nul > 2) close(nul);
-    }
 }

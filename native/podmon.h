@@ -4,7 +4,7 @@
 #include <stdint.h>
 
 /* How the early constructor classified the command line (see early.c). */
-enum { PM_MODE_OTHER = 0, PM_MODE_SERVER_FOREGROUND = 1, PM_MODE_SERVER_DAEMON = 2 };
+enum { PM_MODE_OTHER = 0, PM_MODE_SERVER_FOREGROUND = 1, PM_MODE_SERVER_DAEMON = 2, PM_MODE_CONMON = 3 };
 
 int pm_classify_args(int argc, char **argv, char **envp);
 int pm_startup_mode(void);

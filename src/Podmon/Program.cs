@@ -12,6 +12,14 @@ public static class Program
         // native/early.c has already blocked our signals and, for a server without
         // --skip-fork, forked: this is then the daemon and readyFd reaches the waiting launcher.
         int readyFd = EarlyNative.ReadyFd();
+        // conmon mode (native/early.c decided, see README "Modes"): the C conmon's contract.
+        if (EarlyNative.StartupMode() == ConmonMode) return ConmonCli.ConmonMonitor.Run(args, readyFd);
+        // podman's probe: stdout must start with "conmon version X.Y.Z" (≥ 2.0.1), status 0.
+        if (args is ["--version"])
+        {
+            Log.Stdout($"conmon version {ConmonCompatVersion}\ncommit: podmon {VersionInfo.Version} ({VersionInfo.Commit})\n" + VersionInfo.Text(false));
+            return 0;
+        }
         try
         {
             Command cmd = CommandLine.Parse(args, Environment.GetEnvironmentVariable);
@@ -41,6 +49,11 @@ public static class Program
             return Fail(readyFd, 1, e.Message);
         }
     }
+
+    const int ConmonMode = 3; // PM_MODE_CONMON in native/podmon.h
+
+    /// <summary>The C conmon release whose command-line contract conmon mode implements.</summary>
+    public const string ConmonCompatVersion = "2.1.6";
 
     static int RunServer(ServerOptions options, int readyFd)
     {

@@ -136,10 +136,10 @@ sealed class AttachClient : IEventHandler, IDisposable
 
     bool _closeAfterFlush;
 
-    public void SendDoneAndClose()
+    public void SendDoneAndClose(bool donePacket = true)
     {
         ReadOnlySpan<byte> none = default;
-        Send(AttachHub.DoneByte, none);
+        if (donePacket) Send(AttachHub.DoneByte, none);
         if (_fd.IsClosed) return;
         if (_queue.Count == 0) Dispose();
         else _closeAfterFlush = true; // flushes the rest on EPOLLOUT, then closes

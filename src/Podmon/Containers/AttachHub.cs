@@ -20,16 +20,25 @@ public sealed class AttachHub : IDisposable
     readonly EventLoop _loop;
     readonly List<AttachListener> _listeners = [];
     readonly List<AttachClient> _clients = [];
-    readonly StdinWriter? _stdin;
+    StdinWriter? _stdin;
 
     public AttachHub(EventLoop loop, StdinWriter? stdin)
     {
         _loop = loop;
+        SetStdin(stdin);
+    }
+
+    /// <summary>Where client input goes (a pty arrives only after create, when clients may already listen).</summary>
+    public void SetStdin(StdinWriter? stdin)
+    {
         _stdin = stdin;
         if (stdin is not null) stdin.Drained = ResumeInput;
     }
 
     public int ClientCount => _clients.Count;
+
+    /// <summary>conmon-rs ends a session with the done packet; the C conmon just closes (podman fails on a 0 stream byte).</summary>
+    public bool SendDonePacket { get; set; } = true;
 
     /// <summary>Listens at <paramref name="path"/> (mode 0700). A path that already exists is taken as already served, like conmon-rs.</summary>
     public void Listen(string path, bool stopAfterStdinEof)
@@ -83,7 +92,7 @@ public sealed class AttachHub : IDisposable
     /// </summary>
     public void Done()
     {
-        foreach (AttachClient c in _clients.ToArray()) c.SendDoneAndClose();
+        foreach (AttachClient c in _clients.ToArray()) c.SendDoneAndClose(SendDonePacket);
         foreach (AttachListener l in _listeners) l.Dispose();
         _listeners.Clear();
     }

@@ -47,7 +47,8 @@ public sealed class Container : IChildExitHandler, IOutputSink
     internal void SetStdin(StdinWriter? stdin)
     {
         Stdin = stdin;
-        Attach = new AttachHub(_engine.Loop, stdin);
+        if (Attach is null) Attach = new AttachHub(_engine.Loop, stdin) { SendDonePacket = _request.AttachDonePacket };
+        else Attach.SetStdin(stdin);
     }
 
     public void OnOutput(Pipe pipe, ReadOnlySpan<byte> data)
@@ -55,7 +56,8 @@ public sealed class Container : IChildExitHandler, IOutputSink
         if (State == ContainerState.Creating)
         {
             RuntimeOutput.Append(data);
-            return;
+            // An exec'd process already runs while the runtime is still busy.
+            if (_request.ExecProcessSpec is null) return;
         }
         Log.Write(pipe, data, LogTime.Now());
         Attach.Broadcast(pipe, data);
@@ -96,7 +98,7 @@ public sealed class Container : IChildExitHandler, IOutputSink
         {
             Stdout?.Drain();
             Stderr?.Drain();
-            Log.Sync();
+            if (_request.SyncLogOnExit) Log.Sync();
             _oom?.CheckNow();
         }
         catch (Exception e)

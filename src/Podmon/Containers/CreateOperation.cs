@@ -32,7 +32,7 @@ sealed class CreateOperation : IChildExitHandler
         _engine = engine;
         _req = req;
         _done = done;
-        _pidfile = Path.Combine(req.BundlePath, "pidfile");
+        _pidfile = req.PidFile ?? Path.Combine(req.BundlePath, "pidfile");
     }
 
     public void Start()
@@ -50,8 +50,11 @@ sealed class CreateOperation : IChildExitHandler
             var req = new SpawnRequest
             {
                 Path = _engine.Options.RuntimePath,
-                Argv = RuntimeArgs.Create(_engine.Options, _req.Id, _req.BundlePath, _pidfile, _console?.ConnectPath,
-                    _req.GlobalArgs, _req.CommandArgs, _req.CgroupManager),
+                Argv = _req.ExecProcessSpec is { } spec
+                    ? RuntimeArgs.ExecProcess(_engine.Options, _req.Id, _pidfile, spec, _console?.ConnectPath,
+                        _req.GlobalArgs, _req.ExecArgs, _req.CgroupManager)
+                    : RuntimeArgs.Create(_engine.Options, _req.Id, _req.BundlePath, _pidfile, _console?.ConnectPath,
+                        _req.GlobalArgs, _req.CommandArgs, _req.CgroupManager),
                 Environment = RuntimeArgs.Environment(_req.EnvVars),
                 // runc dies with podmon mid-create; the container itself is the watchdog's job.
                 ParentDeathSignal = Libc.SIGKILL,
@@ -85,9 +88,11 @@ sealed class CreateOperation : IChildExitHandler
                 req.Fds.AddRange([(0, stdinFd), (1, o[1].Value), (2, e[1].Value)]);
             }
             _container.SetStdin(stdin);
+            if (_req.AttachSocketPath is { } attach) _container.Attach.Listen(attach, _req.AttachStopAfterStdinEof);
             for (int i = 0; i < _req.AdditionalFds.Count; i++) req.Fds.Add((3 + i, _req.AdditionalFds[i].Value));
 
             File.Delete(_pidfile);
+            _req.BeforeRuntime?.Invoke();
             _engine.Reaper.HoldOrphans();
             _holding = true;
             SpawnedProcess p = Spawner.Spawn(req);

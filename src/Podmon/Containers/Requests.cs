@@ -25,6 +25,25 @@ public sealed class CreateRequest
     public IReadOnlyList<OwnedFd> AdditionalFds { get; init; } = [];
     /// <summary>Kept open until the container exits; the engine takes ownership.</summary>
     public IReadOnlyList<OwnedFd> LeakFds { get; init; } = [];
+    /// <summary>The runtime's --pid-file; null: &lt;bundle&gt;/pidfile.</summary>
+    public string? PidFile { get; init; }
+    /// <summary>
+    /// Set: not a new container but a process in the running container <see cref="Id"/>
+    /// (`runtime exec --process SPEC --detach`), monitored like a container: output, attach,
+    /// exit files. Its output counts from the start (it runs before the runtime returns).
+    /// </summary>
+    public string? ExecProcessSpec { get; init; }
+    /// <summary>Arguments of the exec subcommand (conmon's --runtime-opt).</summary>
+    public IReadOnlyList<string> ExecArgs { get; init; } = [];
+    /// <summary>An attach socket served from before the runtime runs (conmon creates it first).</summary>
+    public string? AttachSocketPath { get; init; }
+    public bool AttachStopAfterStdinEof { get; init; }
+    /// <summary>Attach clients get the one-byte done packet at exit (conmon-rs); false: they are just closed (C conmon).</summary>
+    public bool AttachDonePacket { get; init; } = true;
+    /// <summary>Called on the loop right before the runtime is spawned (conmon exec: wait for the attach go-ahead).</summary>
+    public Action? BeforeRuntime { get; init; }
+    /// <summary>fsync the log files before the exit files are written (conmon's default; off with --no-sync-log).</summary>
+    public bool SyncLogOnExit { get; init; } = true;
 }
 
 /// <summary>The outcome of a create: the container's pid, or an error (with the runtime's stderr).</summary>

@@ -24,6 +24,19 @@ public static class RuntimeArgs
         return args;
     }
 
+    /// <summary>conmon's exec: [defaults] globalArgs… exec --pid-file P --process SPEC --detach execArgs… [--console-socket=S] ID.</summary>
+    public static List<string> ExecProcess(EngineOptions o, string id, string pidfile, string processSpec, string? consoleSocket,
+        IReadOnlyList<string> globalArgs, IReadOnlyList<string> execArgs, CgroupManager cgroupManager)
+    {
+        List<string> args = Default(o, id, cgroupManager);
+        args.AddRange(globalArgs);
+        args.AddRange(["exec", "--pid-file", pidfile, "--process", processSpec, "--detach"]);
+        args.AddRange(execArgs);
+        if (consoleSocket is not null) args.Add($"--console-socket={consoleSocket}");
+        args.Add(id);
+        return args;
+    }
+
     public static List<string> ExecSync(EngineOptions o, string id, string pidfile, string? consoleSocket,
         IReadOnlyList<string> command, CgroupManager cgroupManager)
     {

@@ -40,9 +40,11 @@ public sealed class ContainerLog : IDisposable
             {
                 writers.Add(d.Type switch
                 {
-                    LogDriverType.ContainerRuntimeInterface => new CriLogWriter(LogFile.Create(d.Path!, d.MaxSize, 0b110_000_000)),
+                    LogDriverType.ContainerRuntimeInterface => new CriLogWriter(d.Append
+                        ? LogFile.Append(d.Path!, d.MaxSize, 0b110_000_000)
+                        : LogFile.Create(d.Path!, d.MaxSize, 0b110_000_000)),
                     LogDriverType.Json => new JsonLogWriter(LogFile.Create(d.Path!, d.MaxSize, 0b110_100_100)),
-                    LogDriverType.Journald => JournaldLogWriter.Open(journalSocket, containerId),
+                    LogDriverType.Journald => JournaldLogWriter.Open(journalSocket, containerId, d.JournalFields),
                     _ => throw new ArgumentException($"unknown log driver type {(int)d.Type}"),
                 });
             }

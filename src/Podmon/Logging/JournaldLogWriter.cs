@@ -19,10 +19,11 @@ public sealed unsafe class JournaldLogWriter : ILogWriter
     static ReadOnlySpan<byte> MessageName => "MESSAGE\n"u8;
     static ReadOnlySpan<byte> PartialField => "CONTAINER_PARTIAL_MESSAGE=true\n"u8;
 
-    JournaldLogWriter(OwnedFd socket, string containerId)
+    JournaldLogWriter(OwnedFd socket, string containerId, IReadOnlyList<string> extraFields)
     {
         _socket = socket;
         string ids = $"CONTAINER_ID={containerId[..Math.Min(12, containerId.Length)]}\nCONTAINER_ID_FULL={containerId}\n";
+        foreach (string f in extraFields) ids += f + "\n";
         _stdoutFields = GC.AllocateArray<byte>(Encoding.UTF8.GetByteCount(ids) + 11, pinned: true);
         _stderrFields = GC.AllocateArray<byte>(_stdoutFields.Length, pinned: true);
         "PRIORITY=6\n"u8.CopyTo(_stdoutFields);
@@ -32,14 +33,14 @@ public sealed unsafe class JournaldLogWriter : ILogWriter
     }
 
     /// <summary>Connects to the journal; a missing socket is an error here, at create time.</summary>
-    public static JournaldLogWriter Open(string socketPath, string containerId)
+    public static JournaldLogWriter Open(string socketPath, string containerId, IReadOnlyList<string>? extraFields = null)
     {
         if (!File.Exists(socketPath))
             throw new IOException($"journald log driver: the journal socket '{socketPath}' does not exist");
         OwnedFd fd = UnixSocket.Connect(socketPath, Libc.SOCK_DGRAM);
         long* tv = stackalloc long[2] { 1, 0 }; // a stuck journal blocks the loop 1 s at most per line
         Libc.setsockopt(fd.Value, Libc.SOL_SOCKET, Libc.SO_SNDTIMEO, tv, 16);
-        return new JournaldLogWriter(fd, containerId);
+        return new JournaldLogWriter(fd, containerId, extraFields ?? []);
     }
 
     public void Write(Pipe pipe, ReadOnlySpan<byte> data, in LogTime time)

@@ -33,6 +33,14 @@ public sealed class LogFile : IDisposable
     public static LogFile Create(string path, ulong maxSize, uint mode) =>
         new(path, maxSize, mode, OpenFile(path, Libc.O_TRUNC, mode));
 
+    /// <summary>Opens for appending, keeping what the file has (conmon); the size limit counts it.</summary>
+    public static LogFile Append(string path, ulong maxSize, uint mode)
+    {
+        var f = new LogFile(path, maxSize, mode, OpenFile(path, 0, mode));
+        f.Written = Errno.Check(Libc.lseek(f._fd.Value, 0, Libc.SEEK_END), "lseek");
+        return f;
+    }
+
     static OwnedFd OpenFile(string path, int extra, uint mode) =>
         OwnedFd.Check(Libc.open(path, Flags | extra, (int)mode), "open", $"log file '{path}'");
 

@@ -135,3 +135,9 @@ public static unsafe partial class Libc
         }
     }
 }
+
+public static unsafe partial class Libc
+{
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int mkfifo(string path, int mode);
+}

@@ -168,7 +168,8 @@ public class DaemonTests
     {
         var v = PodmonProcess.Run(["--version"]);
         Assert.Equal(0, v.ExitCode);
-        Assert.Matches(@"^version: \d+\.\d+\.\d+\ntag: .+\ncommit: .+\nbuild: .+\ntarget: x86_64-unknown-linux-gnu\n\.NET \d+.*\n\.NET SDK .+\n$", v.Stdout);
+        // podman's probe first (stdout must start with "conmon version X.Y.Z"), then the conmon-rs lines.
+        Assert.Matches(@"^conmon version 2\.1\.6\ncommit: podmon .+\nversion: \d+\.\d+\.\d+\ntag: .+\ncommit: .+\nbuild: .+\ntarget: x86_64-unknown-linux-gnu\n\.NET \d+.*\n\.NET SDK .+\n$", v.Stdout);
         var full = PodmonProcess.Run(["--version", "full"]);
         Assert.Contains("\ncargo tree: podmon v", full.Stdout);
         var json = PodmonProcess.Run(["--version-json"]);

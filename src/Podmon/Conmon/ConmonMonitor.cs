@@ -1,0 +1,328 @@
+using System.Globalization;
+using System.Text;
+using Podmon.Cli;
+using Podmon.Containers;
+using Podmon.Diagnostics;
+using Podmon.Logging;
+using Podmon.Loop;
+using Podmon.Server;
+using Podmon.Sys;
+
+namespace Podmon.ConmonCli;
+
+/// <summary>
+/// conmon mode: the C conmon's command-line contract (podman, CRI-O) as a front end over the
+/// <see cref="ContainerEngine"/>. One process monitors one container or one exec session.
+/// native/early.c has already waited for the start byte and forked: this is the daemon, and the
+/// launcher (the process podman started) exits once <see cref="Run"/> reports "ready".
+/// </summary>
+public sealed class ConmonMonitor : ISignalHandler
+{
+    readonly ConmonOptions _o;
+    readonly int _syncFd, _startFd, _attachFd;
+    readonly EventLoop _loop = new();
+    readonly ChildReaper _reaper;
+    ContainerEngine _engine = null!;
+    Container? _container;
+    OutputReader? _ctl, _winsz;
+    OwnedFd? _ctlWriter, _winszWriter;
+    int _exitCode = 1;
+
+    ConmonMonitor(ConmonOptions o, int syncFd, int startFd, int attachFd)
+    {
+        _o = o;
+        _syncFd = syncFd;
+        _startFd = startFd;
+        _attachFd = attachFd;
+        _reaper = new ChildReaper(_loop);
+    }
+
+    public static int EnvFd(string name) =>
+        Environment.GetEnvironmentVariable(name) is { } v && int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int fd) ? fd : -1;
+
+    /// <summary>Runs conmon mode; returns the monitor's exit status (the container's exit code).</summary>
+    public static int Run(IReadOnlyList<string> args, int readyFd)
+    {
+        int syncFd = EnvFd("_OCI_SYNCPIPE"), startFd = EnvFd("_OCI_STARTPIPE"), attachFd = EnvFd("_OCI_ATTACHPIPE");
+        foreach (int fd in (ReadOnlySpan<int>)[syncFd, startFd, attachFd])
+            if (fd >= 0) Libc.fcntl(fd, Libc.F_SETFD, Libc.FD_CLOEXEC);
+        ConmonMonitor m;
+        try
+        {
+            ConmonOptions o = ConmonCommandLine.Parse(args);
+            o.Validate();
+            Log.Configure(o.Syslog ? LogDriverKind.Systemd : LogDriverKind.None, o.LogLevel);
+            m = new ConmonMonitor(o, syncFd, startFd, attachFd);
+            m.Prepare();
+        }
+        catch (Exception e)
+        {
+            string msg = e is UsageException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+            WriteSync(syncFd, -1, msg);
+            if (readyFd >= 0) ServerHost.NotifyLauncher(readyFd, $"error 1 conmon: {msg}\n");
+            else Log.Stderr($"conmon: {msg}");
+            return 1;
+        }
+        if (readyFd >= 0) ServerHost.NotifyLauncher(readyFd, "ready\n");
+        return m.Serve();
+    }
+
+    /// <summary>Everything before the launcher may exit: process setup, the conmon pidfile.</summary>
+    void Prepare()
+    {
+        Errno.Check(Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
+        try { File.WriteAllText("/proc/self/oom_score_adj", "-1000"); }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException) { }
+        if (_o.ConmonPidfile is { } pf) ServerHost.WritePidfile(pf, Libc.getpid());
+    }
+
+    int Serve()
+    {
+        using var signals = new SignalSource(_loop, this);
+        _engine = new ContainerEngine(_loop, _reaper, new EngineOptions
+        {
+            RuntimePath = _o.Runtime!,
+            RuntimeDir = Environment.GetEnvironmentVariable("TMPDIR") is { Length: > 0 } t ? t : "/tmp",
+            LogLevel = _o.LogLevel,
+            // conmon does not kill the container when it dies; neither does conmon mode (no watchdog).
+            WatchdogPath = null,
+        });
+        _engine.ContainerExited += OnExited;
+        try
+        {
+            CreateRequest req = BuildRequest();
+            OpenFifos();
+            _engine.Create(req, OnCreated);
+        }
+        catch (Exception e)
+        {
+            WriteSync(_syncFd, -1, e.Message);
+            return 1;
+        }
+        _loop.Run();
+        CloseFifos();
+        _engine.Dispose();
+        return _exitCode;
+    }
+
+    CreateRequest BuildRequest()
+    {
+        string bundle = _o.Bundle!;
+        var drivers = new List<LogDriverConfig>();
+        ulong max = _o.LogSizeMax > 0 ? (ulong)Math.Max(_o.LogSizeMax, (long)ContainerLog.MinMaxSize) : 0;
+        foreach (ConmonLogSpec l in _o.Logs)
+        {
+            switch (l.Driver)
+            {
+                case "k8s-file":
+                    drivers.Add(new LogDriverConfig(LogDriverType.ContainerRuntimeInterface, l.Path, max, Append: true));
+                    break;
+                case "journald":
+                    drivers.Add(new LogDriverConfig(LogDriverType.Journald) { JournalFields = JournalFields(l.Path) });
+                    break;
+                case "passthrough":
+                    throw new UsageException("log driver passthrough is not supported by podmon");
+            }
+        }
+        var globalArgs = new List<string>(_o.RuntimeArgs);
+        var commandArgs = new List<string>();
+        if (_o.NoPivot) commandArgs.Add("--no-pivot");
+        if (_o.NoNewKeyring) commandArgs.Add("--no-new-keyring");
+        var execArgs = new List<string>(_o.RuntimeOpts);
+        string cid = _o.Cid!;
+        var oom = new List<string> { Path.Combine(bundle, "oom") };
+        if (_o.PersistDir is { } pd) oom.Add(Path.Combine(pd, "oom"));
+        return new CreateRequest
+        {
+            Id = cid,
+            BundlePath = bundle,
+            PidFile = _o.ContainerPidfile,
+            Terminal = _o.Terminal,
+            Stdin = _o.Stdin,
+            ExitPaths = _o.ExitDir is { } d ? [Path.Combine(d, cid)] : [],
+            OomExitPaths = oom,
+            LogDrivers = drivers,
+            GlobalArgs = globalArgs,
+            CommandArgs = commandArgs,
+            CgroupManager = _o.SystemdCgroup ? CgroupManager.Systemd : CgroupManager.Cgroupfs,
+            ExecProcessSpec = _o.Exec ? _o.ExecProcessSpec : null,
+            ExecArgs = execArgs,
+            AttachSocketPath = AttachPath(bundle),
+            AttachStopAfterStdinEof = _o.Stdin && !_o.LeaveStdinOpen,
+            AttachDonePacket = false,
+            BeforeRuntime = _o.Exec ? AnnounceExecAttach : null,
+            SyncLogOnExit = !_o.NoSyncLog,
+        };
+    }
+
+    /// <summary>journald fields: conmon's CONTAINER_TAG (--log-tag or the journald:TAG value), CONTAINER_NAME, --log-label NAME=value.</summary>
+    List<string> JournalFields(string? tag)
+    {
+        var f = new List<string>();
+        if ((tag ?? _o.LogTag) is { Length: > 0 } t) f.AddRange([$"CONTAINER_TAG={t}", $"SYSLOG_IDENTIFIER={t}"]);
+        if (_o.Name is { Length: > 0 } n) f.Add($"CONTAINER_NAME={n}");
+        foreach (string label in _o.LogLabels)
+            if (label.Contains('=')) f.Add(label);
+        return f;
+    }
+
+    /// <summary>
+    /// &lt;bundle&gt;/attach (--full-attach, or no --socket-dir-path); otherwise conmon's layout:
+    /// DIR/&lt;cuuid&gt; is a symlink to the bundle and the socket is bound through it.
+    /// </summary>
+    string AttachPath(string bundle)
+    {
+        if (_o.FullAttach || _o.SocketDirPath is null) return Path.Combine(bundle, "attach");
+        string name = _o.Cuuid ?? _o.Cid!;
+        string link = Path.Combine(_o.SocketDirPath, name);
+        if (link.Length == 107) link = link[..^1]; // conmon shortens a 107-byte name by one
+        Directory.CreateDirectory(_o.SocketDirPath);
+        File.Delete(link);
+        File.CreateSymbolicLink(link, bundle);
+        return Path.Combine(link, "attach");
+    }
+
+    /// <summary>exec: the attach socket exists; tell podman, then wait until it has connected (second start byte).</summary>
+    void AnnounceExecAttach()
+    {
+        if (_attachFd >= 0) WriteSync(_attachFd, 0, null);
+        if (_o.ExecAttach && _startFd >= 0) ReadByte(_startFd);
+    }
+
+    static unsafe void ReadByte(int fd)
+    {
+        byte* b = stackalloc byte[8192]; // a whole SEQPACKET record
+        while (Libc.read(fd, b, 8192) < 0 && Errno.Last == Errno.EINTR) { }
+    }
+
+    void OnCreated(CreateResult r)
+    {
+        if (!r.Succeeded)
+        {
+            WriteSync(_syncFd, -1, r.Error);
+            _exitCode = 1;
+            _loop.Stop();
+            return;
+        }
+        _container = _engine.Find(_o.Cid!);
+        WriteSync(_syncFd, r.ContainerPid, null);
+        if (_o.TimeoutSec > 0)
+            _loop.Timers.Schedule(new LoopTimer(new Callback(() => _container?.Kill(Libc.SIGKILL))), Libc.MonotonicMs() + _o.TimeoutSec * 1000L);
+    }
+
+    /// <summary>Exit file written: (exec) the code on the sync pipe, then [--exit-delay] the exit command, waited for; then exit.</summary>
+    void OnExited(Container c)
+    {
+        _exitCode = c.ExitCode ?? 1;
+        if (_o.Exec) WriteSync(_syncFd, _exitCode, null);
+        CloseFifos();
+        if (_o.ExitDelaySec > 0)
+            _loop.Timers.Schedule(new LoopTimer(new Callback(RunExitCommand)), Libc.MonotonicMs() + _o.ExitDelaySec * 1000L);
+        else RunExitCommand();
+    }
+
+    void RunExitCommand()
+    {
+        var argv = new List<string>();
+        if (_o.ExitCommand is { } cmd)
+        {
+            argv.Add(cmd);
+            argv.AddRange(_o.ExitCommandArgs);
+        }
+        CleanupCommand.Run(_o.Cid!, argv, _reaper, _ => _loop.Stop());
+    }
+
+    /// <summary>The ctl and winsz FIFOs in the bundle, each held open for writing too (no EOF when a client closes).</summary>
+    void OpenFifos()
+    {
+        (_ctl, _ctlWriter) = OpenFifo(Path.Combine(_o.Bundle!, "ctl"), new CtlSink(this, winsz: false));
+        (_winsz, _winszWriter) = OpenFifo(Path.Combine(_o.Bundle!, "winsz"), new CtlSink(this, winsz: true));
+    }
+
+    (OutputReader, OwnedFd) OpenFifo(string path, IOutputSink sink)
+    {
+        if (Libc.mkfifo(path, 0b110_110_000) < 0 && Errno.Last != Errno.EEXIST)
+            throw new SyscallException("mkfifo", Errno.Last, path);
+        var r = OwnedFd.Check(Libc.open(path, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_CLOEXEC, 0), "open", path);
+        var w = OwnedFd.Check(Libc.open(path, Libc.O_WRONLY | Libc.O_CLOEXEC, 0), "open", path);
+        return (new OutputReader(_loop, r, Pipe.Stdout, sink), w);
+    }
+
+    void CloseFifos()
+    {
+        _ctl?.Dispose();
+        _winsz?.Dispose();
+        _ctlWriter?.Dispose();
+        _winszWriter?.Dispose();
+        _ctl = _winsz = null;
+        _ctlWriter = _winszWriter = null;
+    }
+
+    /// <summary>ctl: "1 HEIGHT WIDTH" resize, "2 0 0" reopen logs; winsz: "HEIGHT WIDTH".</summary>
+    void Control(string line, bool winsz)
+    {
+        string[] f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        int[] n = new int[f.Length];
+        for (int i = 0; i < f.Length; i++)
+            if (!int.TryParse(f[i], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out n[i])) { Log.Warn($"bad control line '{line}'"); return; }
+        try
+        {
+            if (winsz && n.Length >= 2) Resize(n[0], n[1]);
+            else if (!winsz && n.Length >= 3 && n[0] == 1) Resize(n[1], n[2]);
+            else if (!winsz && n.Length >= 1 && n[0] == 2) _engine.ReopenLogs(_o.Cid!);
+            else Log.Warn($"unknown control line '{line}'");
+        }
+        catch (ContainerException e) { Log.Warn(e.Message); }
+    }
+
+    void Resize(int height, int width)
+    {
+        if (_container is { HasTerminal: true, State: ContainerState.Running })
+            _engine.SetWindowSize(_o.Cid!, (ushort)width, (ushort)height);
+    }
+
+    /// <summary>One message as conmon writes it: `{"data": N}\n` or `{"data": N, "message": "…"}\n`, one write; EPIPE ignored.</summary>
+    public static string SyncMessage(int data, string? message)
+    {
+        var sb = new StringBuilder("{\"data\": ").Append(data.ToString(CultureInfo.InvariantCulture));
+        if (message is not null) VersionInfo.JsonString(sb.Append(", \"message\": "), message);
+        return sb.Append("}\n").ToString();
+    }
+
+    public static unsafe void WriteSync(int fd, int data, string? message)
+    {
+        if (fd < 0) return;
+        byte[] b = Encoding.UTF8.GetBytes(SyncMessage(data, message));
+        fixed (byte* p = b)
+            while (Libc.write(fd, p, (nuint)b.Length) < 0 && Errno.Last == Errno.EINTR) { }
+    }
+
+    public void OnSignal(int signo)
+    {
+        if (signo == Libc.SIGCHLD) _reaper.ReapOrphans();
+        else Log.Debug($"signal {signo} ignored");
+    }
+
+    sealed class Callback(Action action) : ITimerHandler
+    {
+        public void OnTimer(LoopTimer timer) => action();
+    }
+
+    sealed class CtlSink(ConmonMonitor m, bool winsz) : IOutputSink
+    {
+        readonly StringBuilder _pending = new();
+
+        public void OnOutput(Pipe pipe, ReadOnlySpan<byte> data)
+        {
+            _pending.Append(Encoding.ASCII.GetString(data));
+            string s = _pending.ToString();
+            int nl;
+            while ((nl = s.IndexOf('\n')) >= 0)
+            {
+                m.Control(s[..nl].Trim(), winsz);
+                s = s[(nl + 1)..];
+            }
+            _pending.Clear().Append(s.Length > 1024 ? "" : s);
+        }
+    }
+}

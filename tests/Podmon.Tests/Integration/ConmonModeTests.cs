@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Podmon.Tests.Containers.Fixtures;
+
+namespace Podmon.Tests.Integration;
+
+/// <summary>Runs tests/podman/e2e.sh once (podman with the published podmon as its conmon) and keeps its PASS/FAIL lines.</summary>
+public sealed class PodmanE2eFixture
+{
+    public Dictionary<string, string> Results { get; } = new(StringComparer.Ordinal);
+    public string Output { get; }
+
+    public PodmanE2eFixture()
+    {
+        string repo = Path.GetDirectoryName(Path.GetDirectoryName(PodmonProcess.BinaryPath)!)!;
+        var psi = new ProcessStartInfo(Path.Combine(repo, "tests", "podman", "e2e.sh"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        psi.ArgumentList.Add(PodmonProcess.BinaryPath);
+        using Process p = Process.Start(psi)!;
+        Task<string> err = p.StandardError.ReadToEndAsync();
+        string output = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(240_000)) p.Kill(true);
+        Output = output + err.Result;
+        foreach (string line in output.Split('\n'))
+        {
+            Match m = Regex.Match(line, @"^(PASS|FAIL) (\w+)(: (.*))?$");
+            if (m.Success) Results[m.Groups[2].Value] = m.Groups[1].Value == "PASS" ? "" : m.Groups[4].Value;
+        }
+    }
+}
+
+/// <summary>`podman --conmon podmon …` end to end; every check also depends on podman not falling back to /usr/bin/conmon.</summary>
+public class PodmanConmonTests(PodmanE2eFixture fx) : IClassFixture<PodmanE2eFixture>
+{
+    [Theory]
+    [InlineData("version_probe")]
+    [InlineData("run_rm_exit_code")]
+    [InlineData("run_rm_output")]
+    [InlineData("run_rm_stderr")]
+    [InlineData("run_d")]
+    [InlineData("monitor_is_podmon")]
+    [InlineData("conmon_pidfile")]
+    [InlineData("logs_stdout")]
+    [InlineData("logs_stderr")]
+    [InlineData("k8s_file_format")]
+    [InlineData("exec_exit_code")]
+    [InlineData("exec_output")]
+    [InlineData("exec_i")]
+    [InlineData("exec_t")]
+    [InlineData("exec_d")]
+    [InlineData("attach_no_stdin")]
+    [InlineData("wait_exit_code")]
+    [InlineData("attach_stdin")]
+    [InlineData("run_i")]
+    [InlineData("run_t")]
+    [InlineData("stop")]
+    [InlineData("stopped_state")]
+    [InlineData("rm")]
+    [InlineData("kill_wait_137")]
+    [InlineData("restart")]
+    [InlineData("restart_monitor_is_podmon")]
+    [InlineData("restart_running")]
+    [InlineData("no_monitor_left")]
+    public void Podman_check(string name)
+    {
+        Assert.True(fx.Results.TryGetValue(name, out string? failure), $"check {name} did not run; e2e.sh said:\n{fx.Output}");
+        Assert.True(failure == "", $"{name}: {failure}\n{fx.Output}");
+    }
+}
+
+/// <summary>CRI-O style: podmon started directly with a plain-pipe sync fd, like shared/harness/podman/direct-conmon.sh.</summary>
+public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
+{
+    readonly RuncFixture _fx;
+
+    public ConmonDirectLaunchTests(RuncFixture fx) => _fx = fx;
+
+    sealed record Launch(PodmonProcess.Result Launcher, string Sync, string Dir, string Id, string Bundle);
+
+    /// <summary>Starts podmon with fd 3 = a FIFO opened read-write (a pipe) and reads the first sync message.</summary>
+    Launch Start(string[] command, params string[] extra) => Start(command, (_, _) => extra);
+
+    Launch Start(string[] command, Func<string, string, string[]> extraFor)
+    {
+        string id = _fx.NewId("cm");
+        string bundle = _fx.Bundle(id, command);
+        string dir = Path.Combine(_fx.Root, "direct-" + id);
+        Directory.CreateDirectory(dir);
+        string fifo = Path.Combine(dir, "sync.fifo");
+        Host.Check("/usr/bin/mkfifo", fifo);
+        string[] args =
+        [
+            "-c", $"exec 3<>\"$0\"; exec \"$@\"", fifo, PodmonProcess.BinaryPath,
+            "--api-version", "1", "-c", id, "-u", id, "-n", id, "-r", RuncFixture.Runc, "--runtime-arg", $"--root={_fx.StateDir}",
+            "-b", bundle, "-p", Path.Combine(bundle, "pidfile"), "-P", Path.Combine(dir, "conmon.pid"),
+            "-l", $"k8s-file:{Path.Combine(dir, "ctr.log")}", "--exit-dir", dir, "--socket-dir-path", Path.Combine(dir, "socks"),
+            "--log-level", "info", .. extraFor(dir, id),
+        ];
+        var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in args) psi.ArgumentList.Add(a);
+        psi.Environment["_OCI_SYNCPIPE"] = "3";
+        var sw = Stopwatch.StartNew();
+        using Process p = Process.Start(psi)!;
+        Task<string> o = p.StandardOutput.ReadToEndAsync(), e = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(10_000), "the launcher did not exit");
+        var launcher = new PodmonProcess.Result(p.ExitCode, o.Result, e.Result, sw.Elapsed);
+        string sync = "";
+        if (launcher.ExitCode == 0)
+        {
+            using var r = new StreamReader(new FileStream(fifo, FileMode.Open, FileAccess.Read));
+            Task<string?> line = r.ReadLineAsync();
+            Assert.True(line.Wait(10_000), "no message on the sync pipe");
+            sync = line.Result ?? "";
+        }
+        return new Launch(launcher, sync, dir, id, bundle);
+    }
+
+    [Fact]
+    public void Direct_launch_reports_pid_then_writes_exit_file_and_log()
+    {
+        Launch l = Start(["sh", "-c", "echo hello from direct; echo to-stderr >&2; exit 3"]);
+        Assert.Equal(0, l.Launcher.ExitCode);
+        Match m = Regex.Match(l.Sync, @"^\{""data"": (\d+)\}$");
+        Assert.True(m.Success, $"sync message: '{l.Sync}'");
+        int monitor = int.Parse(File.ReadAllText(Path.Combine(l.Dir, "conmon.pid")));
+        Assert.True(PodmonProcess.IsPodmon(monitor), "the monitor is not podmon");
+        // The --socket-dir-path layout: DIR/<cuuid> -> bundle, socket bound through it.
+        Assert.Equal(l.Bundle, new FileInfo(Path.Combine(l.Dir, "socks", l.Id)).LinkTarget);
+        Assert.True(File.Exists(Path.Combine(l.Bundle, "attach")));
+        Assert.Contains("\"created\"", _fx.State(l.Id));
+        _fx.Start(l.Id);
+        string exitFile = Path.Combine(l.Dir, l.Id);
+        Assert.True(PodmonProcess.WaitUntil(() => File.Exists(exitFile), 10_000), "no exit file");
+        Assert.Equal("3", File.ReadAllText(exitFile));
+        string[] log = File.ReadAllLines(Path.Combine(l.Dir, "ctr.log"));
+        Assert.Contains(log, x => Regex.IsMatch(x, @"^\S+\+00:00 stdout F hello from direct$"));
+        Assert.Contains(log, x => Regex.IsMatch(x, @"^\S+\+00:00 stderr F to-stderr$"));
+        Assert.True(PodmonProcess.WaitUntil(() => !PodmonProcess.IsAlive(monitor), 5000), "the monitor did not exit");
+        Assert.False(File.Exists(Path.Combine(l.Bundle, "attach")), "attach socket left behind");
+    }
+
+    [Fact]
+    public void Runtime_failure_is_reported_on_the_sync_pipe()
+    {
+        Launch l = Start(["/no/such/binary"]);
+        Assert.Equal(0, l.Launcher.ExitCode);
+        Assert.Matches(@"^\{""data"": -1, ""message"": "".*runc.*""\}$", l.Sync);
+    }
+
+    [Fact]
+    public void Unknown_option_fails_on_stderr_and_sync_pipe()
+    {
+        Launch l = Start(["true"], "--no-such-flag");
+        Assert.Equal(1, l.Launcher.ExitCode);
+        Assert.Contains("unknown option --no-such-flag", l.Launcher.Stderr);
+    }
+
+    [Fact]
+    public void Exit_command_runs_after_the_exit_file_and_is_waited_for()
+    {
+        string marker = Path.Combine(_fx.Root, "exit-cmd-" + Guid.NewGuid().ToString("N"));
+        Launch l = Start(["sh", "-c", "exit 5"], (dir, id) => ["--exit-command", "/bin/sh", "--exit-command-arg", "-c",
+            "--exit-command-arg", $"sleep 0.3; cat \"$0\" > {marker}", "--exit-command-arg", Path.Combine(dir, id),
+            "--exit-delay", "1", "--no-sync-log"]);
+        Assert.Equal(0, l.Launcher.ExitCode);
+        int monitor = int.Parse(File.ReadAllText(Path.Combine(l.Dir, "conmon.pid")));
+        _fx.Start(l.Id);
+        Assert.True(PodmonProcess.WaitUntil(() => !PodmonProcess.IsAlive(monitor), 10_000), "the monitor did not exit");
+        // The monitor waited for the exit command (it ran after the exit file existed: cat found it).
+        Assert.True(File.Exists(marker), "exit command did not finish before the monitor exited");
+        Assert.Equal("5", File.ReadAllText(marker));
+        Assert.Equal("5", File.ReadAllText(Path.Combine(l.Dir, l.Id)));
+    }
+
+    [Fact]
+    public void Version_probe_passes_podmans_check()
+    {
+        PodmonProcess.Result r = PodmonProcess.Run(["--version"]);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Matches(@"^conmon version 2\.1\.6\ncommit: podmon ", r.Stdout);
+    }
+}
