@@ -25,17 +25,22 @@ static class PodmonProcess
     {
         using var p = Start(args, env);
         var sw = Stopwatch.StartNew();
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        // Dedicated threads, not async reads: with many blocking tests in parallel the thread
+        // pool can be starved for seconds, which would look like a pipe that never closed.
+        string stdout = "", stderr = "";
+        var outReader = new Thread(() => stdout = p.StandardOutput.ReadToEnd()) { IsBackground = true };
+        var errReader = new Thread(() => stderr = p.StandardError.ReadToEnd()) { IsBackground = true };
+        outReader.Start();
+        errReader.Start();
         if (!p.WaitForExit(timeoutMs))
         {
             p.Kill(true);
             throw new TimeoutException($"podmon {string.Join(' ', args)} did not exit within {timeoutMs} ms");
         }
         // Output pipes close only when every holder closed them: a daemon that kept them would hang here.
-        if (!Task.WaitAll([stdout, stderr], timeoutMs))
+        if (!outReader.Join(timeoutMs) || !errReader.Join(timeoutMs))
             throw new TimeoutException("podmon's stdout/stderr stayed open after it exited (inherited by the daemon?)");
-        return new Result(p.ExitCode, stdout.Result, stderr.Result, sw.Elapsed);
+        return new Result(p.ExitCode, stdout, stderr, sw.Elapsed);
     }
 
     public static Process Start(IEnumerable<string> args, IDictionary<string, string>? env = null)
