@@ -18,7 +18,24 @@ public sealed class ContainerEngine : IDisposable
     public EventLoop Loop { get; }
     public ChildReaper Reaper { get; }
     public EngineOptions Options { get; }
-    public PodWatchdog? Watchdog { get; }
+    PodWatchdog? _watchdog;
+    bool _watchdogTried;
+
+    /// <summary>
+    /// The pod watchdog, started with the first container or exec (not at server start: an idle
+    /// server needs no second process, and starting one would delay the socket).
+    /// </summary>
+    public PodWatchdog? Watchdog
+    {
+        get
+        {
+            if (_watchdogTried || Options.WatchdogPath is null) return _watchdog;
+            _watchdogTried = true;
+            try { _watchdog = PodWatchdog.Start(Options.WatchdogPath, Options.WatchdogArgs, Reaper); }
+            catch (SyscallException e) { Log.Error($"pod watchdog not started ({e.Message}): containers will not be killed if podmon dies"); }
+            return _watchdog;
+        }
+    }
 
     /// <summary>A container exited; its exit files are written.</summary>
     public event Action<Container>? ContainerExited;
@@ -28,11 +45,6 @@ public sealed class ContainerEngine : IDisposable
         Loop = loop;
         Reaper = reaper;
         Options = options;
-        if (options.WatchdogPath is not null)
-        {
-            try { Watchdog = PodWatchdog.Start(options.WatchdogPath, options.WatchdogArgs, reaper); }
-            catch (SyscallException e) { Log.Error($"pod watchdog not started ({e.Message}): containers will not be killed if podmon dies"); }
-        }
     }
 
     public int Count => _containers.Count;
@@ -82,7 +94,7 @@ public sealed class ContainerEngine : IDisposable
     /// <summary>Server shutdown: SIGKILL every container; the watchdog is expected to go too.</summary>
     public void Shutdown()
     {
-        if (Watchdog is not null) Watchdog.Stopping = true;
+        if (_watchdog is not null) _watchdog.Stopping = true;
         KillAll(Libc.SIGKILL);
     }
 
@@ -112,7 +124,7 @@ public sealed class ContainerEngine : IDisposable
     /// <summary>Closes podmon's end of the watchdog (which then kills what is left) and every container's fds.</summary>
     public void Dispose()
     {
-        Watchdog?.Dispose();
+        _watchdog?.Dispose();
         foreach (Container c in _containers.Values.ToArray()) c.Close();
         _containers.Clear();
     }
