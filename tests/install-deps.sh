@@ -7,7 +7,7 @@ packages=(
     runc busybox-static           # real containers in tests: the OCI runtime and the image
     capnproto libcapnp-dev g++ cmake pkg-config jq   # ../shared/tools/conmon-rpc, the reference client
     conmon podman uidmap          # the peers: conmon for benchmarks, podman for conmon mode
-    procps strace                 # ps/pmap for benchmarks; strace for diagnosing
+    procps strace python3         # ps/pmap and python3 for benchmarks and tests/demo.sh; strace for diagnosing
 )
 missing=()
 for p in "${packages[@]}"; do
