@@ -70,9 +70,7 @@ public sealed class ConmonMonitor : ISignalHandler
     /// <summary>Everything before the launcher may exit: process setup, the conmon pidfile.</summary>
     void Prepare()
     {
-        Errno.Check(Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
-        try { File.WriteAllText("/proc/self/oom_score_adj", "-1000"); }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException) { }
+        ServerHost.ConfigureProcess();
         if (_o.ConmonPidfile is { } pf) ServerHost.WritePidfile(pf, Libc.getpid());
     }
 

@@ -76,7 +76,8 @@ public sealed class ServerHost : ISignalHandler, IDisposable
 
     public void Run() => _loop.Run();
 
-    static void ConfigureProcess()
+    /// <summary>What every monitor process does first: subreaper (containers become its children), umask 022, oom_score_adj -1000 when allowed.</summary>
+    public static void ConfigureProcess()
     {
         Errno.Check(Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
         Libc.umask(0b000_010_010); // 022

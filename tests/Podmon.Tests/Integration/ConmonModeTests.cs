@@ -100,6 +100,10 @@ public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
             "-l", $"k8s-file:{Path.Combine(dir, "ctr.log")}", "--exit-dir", dir, "--socket-dir-path", Path.Combine(dir, "socks"),
             "--log-level", "info", .. extraFor(dir, id),
         ];
+        // Open our end first (read-write: does not block): a monitor that reports and exits before
+        // we would open a read-only end would leave nothing in the FIFO and block that open forever.
+        using var syncEnd = new FileStream(fifo, FileMode.Open, FileAccess.ReadWrite);
+        using var r = new StreamReader(syncEnd);
         var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in args) psi.ArgumentList.Add(a);
         psi.Environment["_OCI_SYNCPIPE"] = "3";
@@ -111,7 +115,6 @@ public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
         string sync = "";
         if (launcher.ExitCode == 0)
         {
-            using var r = new StreamReader(new FileStream(fifo, FileMode.Open, FileAccess.Read));
             Task<string?> line = r.ReadLineAsync();
             Assert.True(line.Wait(10_000), "no message on the sync pipe");
             sync = line.Result ?? "";

@@ -22,9 +22,17 @@ sealed class RpcTestServer : IDisposable
     public RpcTestServer(PodmonProcess.RuntimeDir dir, string runtime, params string[] extra)
     {
         Dir = dir;
-        var r = PodmonProcess.Run(["--runtime", runtime, "--runtime-dir", Dir.Path, "--log-driver", "none", .. extra]);
-        Assert.True(r.ExitCode == 0, r.Stderr);
-        Pid = Dir.ServerPid ?? throw new InvalidOperationException("no pidfile");
+        try
+        {
+            var r = PodmonProcess.Run(["--runtime", runtime, "--runtime-dir", Dir.Path, "--log-driver", "none", .. extra]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            Pid = Dir.ServerPid ?? throw new InvalidOperationException("no pidfile");
+        }
+        catch
+        {
+            Dir.Dispose(); // stops a server that did start
+            throw;
+        }
     }
 
     public int Threads => int.Parse(PodmonProcess.Status(Pid)["Threads"]);
