@@ -71,7 +71,7 @@ public sealed class ServerHost : ISignalHandler, IDisposable
             throw new SyscallException("unlink", Errno.Last, socket);
         _listener = new Listener(_loop, socket, _acceptor);
         WritePidfile(_options.PidfilePath, Libc.getpid());
-        Log.Info($"podmon {VersionInfo.Version} listening on {socket} (pid {Libc.getpid()})");
+        if (Log.IsEnabled(LogLevel.Info)) Log.Info($"podmon {VersionInfo.Version} listening on {socket} (pid {Libc.getpid()})");
     }
 
     public void Run() => _loop.Run();
