@@ -18,7 +18,7 @@ public static class ExitFiles
         bool ok = true;
         foreach (string path in paths)
         {
-            try { WriteAtomically(path, text); }
+            try { AtomicFile.Write(path, text, fsync: true); }
             catch (Exception e) when (e is SyscallException or IOException)
             {
                 Log.Error($"could not write exit file {path}: {e.Message}");
@@ -26,22 +26,5 @@ public static class ExitFiles
             }
         }
         return ok;
-    }
-
-    public static void WriteAtomically(string path, ReadOnlySpan<byte> content)
-    {
-        string dir = Path.GetDirectoryName(path) is { Length: > 0 } d ? d : ".";
-        string tmp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Libc.getpid()}.tmp");
-        using (var fd = OwnedFd.Check(Libc.open(tmp, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_TRUNC | Libc.O_CLOEXEC, 0b110_100_100), "open", tmp))
-        {
-            Libc.WriteAll(fd.Value, content);
-            Errno.Check(Libc.fsync(fd.Value), "fsync", tmp);
-        }
-        if (Libc.rename(tmp, path) < 0)
-        {
-            int e = Errno.Last;
-            Libc.unlink(tmp);
-            throw new SyscallException("rename", e, $"{tmp} -> {path}");
-        }
     }
 }

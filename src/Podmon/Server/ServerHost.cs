@@ -92,12 +92,8 @@ public sealed class ServerHost : ISignalHandler, IDisposable
     }
 
     /// <summary>Temp file + rename: a reader never sees a partial pid.</summary>
-    public static void WritePidfile(string path, int pid)
-    {
-        string tmp = path + ".tmp";
-        File.WriteAllText(tmp, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        File.Move(tmp, path, overwrite: true);
-    }
+    public static void WritePidfile(string path, int pid) =>
+        AtomicFile.Write(path, Encoding.ASCII.GetBytes(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)), fsync: false);
 
     public void OnSignal(int signo)
     {
