@@ -109,10 +109,22 @@ static void launcher_wait(int rfd, pid_t pid) {
     _exit(1);
 }
 
+/* conmon's passthrough log driver (`-l passthrough`): the container gets the monitor's own stdio. */
+static int has_passthrough_log(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) break;
+        if ((!strcmp(a, "-l") || !strcmp(a, "--log-path")) && i + 1 < argc && !strcmp(argv[i + 1], "passthrough")) return 1;
+        if (!strcmp(a, "-lpassthrough") || !strcmp(a, "--log-path=passthrough")) return 1;
+    }
+    return 0;
+}
+
 /* Forks; the launcher (parent) waits for the daemon's word and exits (launcher_wait never
    returns). The daemon gets the CLOEXEC write end of that pipe, is a session leader and has
-   its stdio on /dev/null. */
-static int fork_daemon(void) {
+   its stdio on /dev/null, unless keep_stdio (passthrough: the monitor hands it to the runtime
+   and then puts /dev/null there itself). */
+static int fork_daemon(int keep_stdio) {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0) { perror("podmon: pipe2"); _exit(1); }
     pid_t pid = fork();
@@ -120,6 +132,7 @@ static int fork_daemon(void) {
     if (pid > 0) { close(p[1]); launcher_wait(p[0], pid); }
     close(p[0]);
     setsid();
+    if (keep_stdio) return p[1];
     int nul = open("/dev/null", O_RDWR);
     if (nul >= 0) {
         dup2(nul, 0); dup2(nul, 1); dup2(nul, 2);
@@ -131,14 +144,14 @@ static int fork_daemon(void) {
 /* conmon mode: block on the start byte (podman moves this process into its cgroup meanwhile),
    then fork; the launcher exits when the daemon reports "ready" (or prints its error). The
    inherited fds (sync 3, start 4, attach 5) stay open. */
-static void conmon_daemonize(void) {
+static void conmon_daemonize(int argc, char **argv) {
     const char *s = getenv("_OCI_STARTPIPE");
     if (s && *s) {
         int fd = atoi(s);
         char b;
         while (read(fd, &b, 1) < 0 && errno == EINTR) {}
     }
-    g_ready_fd = fork_daemon();
+    g_ready_fd = fork_daemon(has_passthrough_log(argc, argv));
 }
 
 __attribute__((constructor(101))) static void pm_early(int argc, char **argv, char **envp) {
@@ -152,13 +165,13 @@ __attribute__((constructor(101))) static void pm_early(int argc, char **argv, ch
 
     int mode = g_mode = pm_classify_args(argc, argv, envp);
     if (mode == PM_MODE_OTHER) return;
-    if (mode == PM_MODE_CONMON) { conmon_daemonize(); return; }
+    if (mode == PM_MODE_CONMON) { conmon_daemonize(argc, argv); return; }
     if (mode == PM_MODE_SERVER_FOREGROUND) {
         syscall(SYS_close_range, 3, ~0U, 0);
         return;
     }
     /* The daemon: continues into the runtime and Main, with the ready pipe at fd 3 and no other inherited fd. */
-    int w = fork_daemon();
+    int w = fork_daemon(0);
     if (w != 3) { dup3(w, 3, O_CLOEXEC); close(w); }
     g_ready_fd = 3;
     syscall(SYS_close_range, 4, ~0U, 0);

@@ -41,6 +41,10 @@ int pm_close_range(unsigned first, unsigned last, unsigned flags);
 int pm_signalfd_blocked(int fd, int flags);
 int pm_sigprocmask_blocked(int how);
 
+/* epoll_wait after unmapping the executable's clean read-only pages (codepages.c). */
+struct epoll_event;
+int pm_epoll_wait_releasing_code(int epfd, struct epoll_event *events, int maxevents, int timeout);
+
 /* The pod watchdog (watchdog.c): serves the socketpair end `sock`; returns the exit status. */
 int pm_watchdog_main(int sock);
 #endif

@@ -13,6 +13,7 @@ void pm_fill_blocked_sigset(sigset_t *m) {
     sigaddset(m, SIGCHLD);
     sigaddset(m, SIGTERM);
     sigaddset(m, SIGINT);
+    sigaddset(m, SIGQUIT);
     sigaddset(m, SIGHUP);
     sigaddset(m, SIGPIPE);
 }

@@ -22,8 +22,10 @@ public sealed class ConmonMonitor : ISignalHandler
     readonly int _syncFd, _startFd, _attachFd;
     readonly EventLoop _loop = new();
     readonly ChildReaper _reaper;
+    readonly IdleCollector _idle;
     ContainerEngine _engine = null!;
     Container? _container;
+    CreateOperation? _create;
     OutputReader? _ctl, _winsz;
     OwnedFd? _ctlWriter, _winszWriter;
     int _exitCode = 1;
@@ -35,6 +37,7 @@ public sealed class ConmonMonitor : ISignalHandler
         _startFd = startFd;
         _attachFd = attachFd;
         _reaper = new ChildReaper(_loop);
+        _idle = new IdleCollector(_loop);
     }
 
     public static int EnvFd(string name) =>
@@ -89,8 +92,9 @@ public sealed class ConmonMonitor : ISignalHandler
         try
         {
             CreateRequest req = BuildRequest();
-            OpenFifos();
-            _engine.Create(req, OnCreated);
+            if (!req.PassthroughStdio) OpenFifos();
+            _create = _engine.Create(req, OnCreated);
+            if (req.PassthroughStdio) DisconnectStdio(); // the runtime has them now
         }
         catch (Exception e)
         {
@@ -107,6 +111,7 @@ public sealed class ConmonMonitor : ISignalHandler
     {
         string bundle = _o.Bundle!;
         var drivers = new List<LogDriverConfig>();
+        bool passthrough = false;
         ulong max = _o.LogSizeMax > 0 ? (ulong)Math.Max(_o.LogSizeMax, (long)ContainerLog.MinMaxSize) : 0;
         foreach (ConmonLogSpec l in _o.Logs)
         {
@@ -119,9 +124,12 @@ public sealed class ConmonMonitor : ISignalHandler
                     drivers.Add(new LogDriverConfig(LogDriverType.Journald) { JournalFields = JournalFields(l.Path) });
                     break;
                 case "passthrough":
-                    throw new UsageException("log driver passthrough is not supported by podmon");
+                    passthrough = true;
+                    break;
             }
         }
+        if (passthrough && (Libc.isatty(0) == 1 || Libc.isatty(1) == 1 || Libc.isatty(2) == 1))
+            throw new UsageException("cannot use a tty with passthrough logging mode to prevent attacks via TIOCSTI");
         var globalArgs = new List<string>(_o.RuntimeArgs);
         var commandArgs = new List<string>();
         if (_o.NoPivot) commandArgs.Add("--no-pivot");
@@ -137,7 +145,7 @@ public sealed class ConmonMonitor : ISignalHandler
             PidFile = _o.ContainerPidfile,
             Terminal = _o.Terminal,
             Stdin = _o.Stdin,
-            ExitPaths = _o.ExitDir is { } d ? [Path.Combine(d, cid)] : [],
+            ExitPaths = ExitPaths(cid),
             OomExitPaths = oom,
             LogDrivers = drivers,
             GlobalArgs = globalArgs,
@@ -145,12 +153,29 @@ public sealed class ConmonMonitor : ISignalHandler
             CgroupManager = _o.SystemdCgroup ? CgroupManager.Systemd : CgroupManager.Cgroupfs,
             ExecProcessSpec = _o.Exec ? _o.ExecProcessSpec : null,
             ExecArgs = execArgs,
-            AttachSocketPath = AttachPath(bundle),
+            AttachSocketPath = passthrough ? null : AttachPath(bundle),
+            PassthroughStdio = passthrough,
             AttachStopAfterStdinEof = _o.Stdin && !_o.LeaveStdinOpen,
             AttachDonePacket = false,
             BeforeRuntime = _o.Exec ? AnnounceExecAttach : null,
             SyncLogOnExit = !_o.NoSyncLog,
         };
+    }
+
+    /// <summary>conmon writes the exit code to PERSIST_DIR/exit and EXIT_DIR/&lt;cid&gt;.</summary>
+    List<string> ExitPaths(string cid)
+    {
+        var paths = new List<string>();
+        if (_o.PersistDir is { } pd) paths.Add(Path.Combine(pd, "exit"));
+        if (_o.ExitDir is { } d) paths.Add(Path.Combine(d, cid));
+        return paths;
+    }
+
+    /// <summary>passthrough: after the runtime got our stdio, let go of the caller's streams (conmon does the same).</summary>
+    static void DisconnectStdio()
+    {
+        using var nul = OwnedFd.Check(Libc.open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0), "open", "/dev/null");
+        for (int fd = 0; fd <= 2; fd++) Libc.dup3(nul.Value, fd, 0);
     }
 
     /// <summary>journald fields: conmon's CONTAINER_TAG (--log-tag or the journald:TAG value), CONTAINER_NAME, --log-label NAME=value.</summary>
@@ -204,6 +229,7 @@ public sealed class ConmonMonitor : ISignalHandler
         }
         _container = _engine.Find(_o.Cid!);
         WriteSync(_syncFd, r.ContainerPid, null);
+        _idle.NoteActivity();
         if (_o.TimeoutSec > 0)
             _loop.Timers.Schedule(new LoopTimer(new Callback(() => _container?.Kill(Libc.SIGKILL))), Libc.MonotonicMs() + _o.TimeoutSec * 1000L);
     }
@@ -298,7 +324,16 @@ public sealed class ConmonMonitor : ISignalHandler
     public void OnSignal(int signo)
     {
         if (signo == Libc.SIGCHLD) _reaper.ReapOrphans();
+        else if (signo is Libc.SIGTERM or Libc.SIGINT or Libc.SIGQUIT) Forward(signo);
         else Log.Debug($"signal {signo} ignored");
+    }
+
+    /// <summary>conmon forwards SIGTERM/SIGINT/SIGQUIT to the container, or to the runtime while it creates it; the monitor itself stays until the container has exited.</summary>
+    void Forward(int signo)
+    {
+        if (_container is { State: ContainerState.Running }) _container.Kill(signo);
+        else if (_create is { RuntimePid: > 0 and var pid }) Libc.kill(pid, signo);
+        else Log.Debug($"signal {signo}: no container or runtime to forward it to");
     }
 
     sealed class Callback(Action action) : ITimerHandler

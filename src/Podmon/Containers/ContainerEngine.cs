@@ -56,7 +56,12 @@ public sealed class ContainerEngine : IDisposable
     public Container? Find(string id) => _containers.GetValueOrDefault(id);
 
     /// <summary>Creates a container; <paramref name="done"/> gets its pid or an error (with the runtime's stderr).</summary>
-    public void Create(CreateRequest request, Action<CreateResult> done) => new CreateOperation(this, request, done).Start();
+    internal CreateOperation Create(CreateRequest request, Action<CreateResult> done)
+    {
+        var op = new CreateOperation(this, request, done);
+        op.Start();
+        return op;
+    }
 
     /// <summary>Runs a command in a running container and collects its output; see <see cref="ExecSyncResult"/>.</summary>
     public void ExecSync(ExecSyncRequest request, Action<ExecSyncResult> done) => new ExecSyncOperation(this, request, done).Start();

@@ -27,6 +27,9 @@ sealed class CreateOperation : IChildExitHandler
     OutputReader? _captureOut, _captureErr;
     bool _holding;
 
+    /// <summary>The runtime process while it runs (0 before and after).</summary>
+    public int RuntimePid { get; private set; }
+
     public CreateOperation(ContainerEngine engine, CreateRequest req, Action<CreateResult> done)
     {
         _engine = engine;
@@ -61,7 +64,12 @@ sealed class CreateOperation : IChildExitHandler
             };
             int stdinFd = -1;
             StdinWriter? stdin = null;
-            if (_req.Terminal)
+            if (_req.PassthroughStdio)
+            {
+                if (_req.Terminal) throw new ContainerException("passthrough stdio cannot be combined with a terminal");
+                req.Fds.AddRange([(0, 0), (1, 1), (2, 2)]);
+            }
+            else if (_req.Terminal)
             {
                 _runtimeStderr = new CaptureBuffer(RuntimeOutputLimit);
                 OwnedFd[] o = Libc.Pipe(), e = Libc.Pipe();
@@ -98,6 +106,7 @@ sealed class CreateOperation : IChildExitHandler
             SpawnedProcess p = Spawner.Spawn(req);
             if (p.Pidfd is null) throw new ContainerException("pidfd_open is not available: podmon needs Linux 5.3 or later");
             _engine.Reaper.Watch(p.Pid, p.Pidfd, this);
+            RuntimePid = p.Pid;
         }
         catch (Exception e)
         {
@@ -113,6 +122,7 @@ sealed class CreateOperation : IChildExitHandler
     /// <summary>The runtime exited.</summary>
     public void OnChildExit(int runtimePid, int exitCode)
     {
+        RuntimePid = 0;
         try
         {
             _container!.Stdout?.Drain();

@@ -95,17 +95,32 @@ public sealed unsafe class EventLoop : IDisposable
 
     public bool IsStopping => _stopping;
 
+    bool _releaseCode;
+
+    /// <summary>The next wait first unmaps the executable's clean code pages (see native/codepages.c).</summary>
+    public void ReleaseCodeBeforeNextWait() => _releaseCode = true;
+
+    /// <summary>How many epoll waits returned events: lets idle work tell a quiet second from a busy one.</summary>
+    public ulong Wakeups { get; private set; }
+
     /// <summary>Waits at most <paramref name="maxWaitMs"/> (-1: until an event or timer), dispatches, fires timers.</summary>
     public int RunOnce(int maxWaitMs)
     {
         int timeout = Timers.WaitTimeout(Libc.MonotonicMs(), maxWaitMs);
-        int n = Libc.epoll_wait(_epoll.Value, _events, BatchSize, timeout);
+        int n;
+        if (_releaseCode)
+        {
+            _releaseCode = false;
+            n = Native.EpollWaitReleasingCode(_epoll.Value, _events, BatchSize, timeout);
+        }
+        else n = Libc.epoll_wait(_epoll.Value, _events, BatchSize, timeout);
         if (n < 0)
         {
             int e = Errno.Last;
             if (e != Errno.EINTR) throw new SyscallException("epoll_wait", e);
             n = 0;
         }
+        if (n > 0) Wakeups++;
         for (int i = 0; i < n; i++)
         {
             ulong key = _events[i].Data;

@@ -108,6 +108,7 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput
                 return;
             }
             _session.Receive(buffered[..length]);
+            _server.NoteActivity();
             _inStart += length;
             if (_inStart == _inEnd) _inStart = _inEnd = 0;
         }

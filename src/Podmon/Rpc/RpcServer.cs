@@ -22,6 +22,8 @@ public sealed class RpcServer(EventLoop loop, ICapability bootstrap, IdleCollect
         idle?.NoteActivity();
     }
 
+    internal void NoteActivity() => idle?.NoteActivity();
+
     public void CloseAll()
     {
         foreach (RpcConnection c in _connections.ToArray()) c.Close(null);

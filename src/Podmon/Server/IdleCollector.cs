@@ -1,33 +1,54 @@
 using Podmon.Loop;
+using Podmon.Sys;
 
 namespace Podmon.Server;
 
 /// <summary>
-/// Gives memory back after a burst: a second after activity, if enough was allocated since the
-/// last time, one blocking compacting full GC. Without it a burst (many calls, a big message)
-/// leaves the GC heap's RSS behind until the next burst.
+/// Gives memory back once the process has been quiet for a second after some activity (a burst of
+/// calls, a container started or gone): one blocking compacting full GC if enough was allocated
+/// since the last one, then the loop unmaps the executable's clean code pages before it blocks again
+/// (native/codepages.c).
+/// Without it a burst leaves the GC heap's pages behind, and start-up leaves almost the whole binary
+/// mapped although an idle monitor runs a few pages of it.
 /// </summary>
 public sealed class IdleCollector(EventLoop loop) : ITimerHandler
 {
-    const int DelayMs = 1000;
+    const int QuietMs = 1000;
     const long Threshold = 256 * 1024;
 
     long _allocatedAtLastCollect = GC.GetTotalAllocatedBytes();
+    ulong _wakeupsWhenArmed;
     LoopTimer? _timer;
 
     LoopTimer Timer => _timer ??= new LoopTimer(this);
 
-    /// <summary>Something just finished (a connection, a container): collect once things are quiet.</summary>
+    /// <summary>Something just happened: give memory back once things are quiet.</summary>
     public void NoteActivity()
     {
-        if (!Timer.IsScheduled) loop.Timers.Schedule(Timer, Sys.Libc.MonotonicMs() + DelayMs);
+        if (!Timer.IsScheduled) Arm();
+    }
+
+    void Arm()
+    {
+        _wakeupsWhenArmed = loop.Wakeups;
+        loop.Timers.Schedule(Timer, Libc.MonotonicMs() + QuietMs);
     }
 
     public void OnTimer(LoopTimer timer)
     {
+        if (loop.Wakeups != _wakeupsWhenArmed)
+        {
+            Arm(); // still busy: whatever runs now would only be faulted back in
+            return;
+        }
         long allocated = GC.GetTotalAllocatedBytes();
-        if (allocated - _allocatedAtLastCollect < Threshold) return;
-        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-        _allocatedAtLastCollect = GC.GetTotalAllocatedBytes();
+        if (allocated - _allocatedAtLastCollect >= Threshold)
+        {
+            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            _allocatedAtLastCollect = GC.GetTotalAllocatedBytes();
+            Arm(); // the finalizer thread wakes after a GC; release the code once it is done too
+            return;
+        }
+        loop.ReleaseCodeBeforeNextWait();
     }
 }

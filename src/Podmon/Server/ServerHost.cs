@@ -65,12 +65,14 @@ public sealed class ServerHost : ISignalHandler, IDisposable
             RuntimeDir = _options.RuntimeDir,
             LogLevel = _options.LogLevel,
         });
+        _containers.ContainerExited += _ => IdleCollector.NoteActivity();
         _acceptor = acceptorFactory(this);
         string socket = _options.SocketPath;
         if (Libc.unlink(socket) < 0 && Errno.Last != Errno.ENOENT)
             throw new SyscallException("unlink", Errno.Last, socket);
         _listener = new Listener(_loop, socket, _acceptor);
         WritePidfile(_options.PidfilePath, Libc.getpid());
+        IdleCollector.NoteActivity(); // start-up touched most of the binary: let it go once quiet
         if (Log.IsEnabled(LogLevel.Info)) Log.Info($"podmon {VersionInfo.Version} listening on {socket} (pid {Libc.getpid()})");
     }
 
@@ -95,6 +97,14 @@ public sealed class ServerHost : ISignalHandler, IDisposable
     public static void WritePidfile(string path, int pid) =>
         AtomicFile.Write(path, Encoding.ASCII.GetBytes(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)), fsync: false);
 
+    static string SignalName(int signo) => signo switch
+    {
+        Libc.SIGTERM => "SIGTERM",
+        Libc.SIGINT => "SIGINT",
+        Libc.SIGQUIT => "SIGQUIT",
+        _ => $"signal {signo}",
+    };
+
     public void OnSignal(int signo)
     {
         switch (signo)
@@ -102,8 +112,8 @@ public sealed class ServerHost : ISignalHandler, IDisposable
             case Libc.SIGCHLD:
                 _reaper.ReapOrphans();
                 break;
-            case Libc.SIGTERM or Libc.SIGINT:
-                Log.Info($"received {(signo == Libc.SIGTERM ? "SIGTERM" : "SIGINT")}, shutting down");
+            case Libc.SIGTERM or Libc.SIGINT or Libc.SIGQUIT:
+                Log.Info($"received {SignalName(signo)}, shutting down");
                 Shutdown();
                 break;
             case Libc.SIGHUP:

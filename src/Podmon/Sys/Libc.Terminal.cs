@@ -9,6 +9,9 @@ public static unsafe partial class Libc
     public const int TCSANOW = 0;
     const int TermiosSize = 60, TermiosOflagOffset = 4;
 
+    [LibraryImport(Lib)]
+    public static partial int isatty(int fd);
+
     [LibraryImport(Lib, SetLastError = true)]
     private static partial int tcgetattr(int fd, byte* termios);
 

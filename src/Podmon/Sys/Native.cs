@@ -53,6 +53,10 @@ public static unsafe partial class Native
 
     [LibraryImport(Lib, EntryPoint = "pm_sigprocmask_blocked", SetLastError = true)]
     public static partial int SigprocmaskBlocked(int how);
+
+    /// <summary>epoll_wait, after unmapping the executable's clean read-only pages (native/codepages.c).</summary>
+    [LibraryImport(Lib, EntryPoint = "pm_epoll_wait_releasing_code", SetLastError = true)]
+    public static partial int EpollWaitReleasingCode(int epfd, void* events, int maxEvents, int timeoutMs);
 }
 
 /// <summary>Symbols that exist only in the executable (native/early.c), not in the test library.</summary>

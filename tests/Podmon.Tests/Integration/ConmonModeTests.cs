@@ -57,6 +57,8 @@ public class PodmanConmonTests(PodmanE2eFixture fx) : IClassFixture<PodmanE2eFix
     [InlineData("attach_stdin")]
     [InlineData("run_i")]
     [InlineData("run_t")]
+    [InlineData("run_passthrough")]
+    [InlineData("run_passthrough_exit_code")]
     [InlineData("stop")]
     [InlineData("stopped_state")]
     [InlineData("rm")]
@@ -84,7 +86,7 @@ public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
     /// <summary>Starts podmon with fd 3 = a FIFO opened read-write (a pipe) and reads the first sync message.</summary>
     Launch Start(string[] command, params string[] extra) => Start(command, (_, _) => extra);
 
-    Launch Start(string[] command, Func<string, string, string[]> extraFor)
+    Launch Start(string[] command, Func<string, string, string[]> extraFor, string? stdoutFile = null)
     {
         string id = _fx.NewId("cm");
         string bundle = _fx.Bundle(id, command);
@@ -94,7 +96,7 @@ public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
         Host.Check("/usr/bin/mkfifo", fifo);
         string[] args =
         [
-            "-c", $"exec 3<>\"$0\"; exec \"$@\"", fifo, PodmonProcess.BinaryPath,
+            "-c", stdoutFile is null ? $"exec 3<>\"$0\"; exec \"$@\"" : $"exec 3<>\"$0\"; exec \"$@\" </dev/null >'{stdoutFile}' 2>'{stdoutFile}.err'", fifo, PodmonProcess.BinaryPath,
             "--api-version", "1", "-c", id, "-u", id, "-n", id, "-r", RuncFixture.Runc, "--runtime-arg", $"--root={_fx.StateDir}",
             "-b", bundle, "-p", Path.Combine(bundle, "pidfile"), "-P", Path.Combine(dir, "conmon.pid"),
             "-l", $"k8s-file:{Path.Combine(dir, "ctr.log")}", "--exit-dir", dir, "--socket-dir-path", Path.Combine(dir, "socks"),
@@ -177,6 +179,56 @@ public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
         Assert.True(File.Exists(marker), "exit command did not finish before the monitor exited");
         Assert.Equal("5", File.ReadAllText(marker));
         Assert.Equal("5", File.ReadAllText(Path.Combine(l.Dir, l.Id)));
+    }
+
+    [Fact]
+    public void Persist_dir_gets_an_exit_file_too()
+    {
+        Launch l = Start(["sh", "-c", "exit 4"], (dir, _) => ["--persist-dir", Path.Combine(dir, "persist")]);
+        Assert.Equal(0, l.Launcher.ExitCode);
+        Directory.CreateDirectory(Path.Combine(l.Dir, "persist"));
+        _fx.Start(l.Id);
+        Assert.True(PodmonProcess.WaitUntil(() => File.Exists(Path.Combine(l.Dir, l.Id)), 10_000), "no exit file");
+        Assert.Equal("4", File.ReadAllText(Path.Combine(l.Dir, "persist", "exit")));
+    }
+
+    [Fact]
+    public void Sigterm_to_the_monitor_is_forwarded_to_the_container()
+    {
+        // Like conmon: the container gets the SIGTERM (its trap sets the exit code), the monitor records it and leaves.
+        Launch l = Start(["sh", "-c", "trap 'exit 42' TERM; sleep 1000 & wait"]);
+        Assert.Equal(0, l.Launcher.ExitCode);
+        int monitor = int.Parse(File.ReadAllText(Path.Combine(l.Dir, "conmon.pid")));
+        _fx.Start(l.Id);
+        Assert.Contains("\"running\"", _fx.State(l.Id));
+        Assert.Equal(0, global::Podmon.Sys.Libc.kill(monitor, global::Podmon.Sys.Libc.SIGTERM));
+        string exitFile = Path.Combine(l.Dir, l.Id);
+        Assert.True(PodmonProcess.WaitUntil(() => File.Exists(exitFile), 10_000), "no exit file after SIGTERM");
+        Assert.Equal("42", File.ReadAllText(exitFile));
+        Assert.True(PodmonProcess.WaitUntil(() => !PodmonProcess.IsAlive(monitor), 5000), "the monitor did not exit");
+    }
+
+    [Fact]
+    public void Passthrough_hands_the_monitors_stdio_to_the_container()
+    {
+        string dir0 = Path.Combine(_fx.Root, "pt-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir0);
+        string outFile = Path.Combine(dir0, "stdout");
+        Launch l = Start(["sh", "-c", "echo straight-through; exit 6"],
+            (_, _) => ["-l", "passthrough"], stdoutFile: outFile);
+        Assert.Equal(0, l.Launcher.ExitCode);
+        Assert.Matches(@"^\{""data"": \d+\}$", l.Sync);
+        int monitor = int.Parse(File.ReadAllText(Path.Combine(l.Dir, "conmon.pid")));
+        // conmon: no attach socket and no control FIFOs with passthrough; the monitor let go of the caller's stdout.
+        Assert.False(File.Exists(Path.Combine(l.Bundle, "attach")), "attach socket with passthrough");
+        Assert.False(File.Exists(Path.Combine(l.Bundle, "ctl")), "ctl FIFO with passthrough");
+        Assert.Equal("/dev/null", new FileInfo($"/proc/{monitor}/fd/1").LinkTarget);
+        _fx.Start(l.Id);
+        string exitFile = Path.Combine(l.Dir, l.Id);
+        Assert.True(PodmonProcess.WaitUntil(() => File.Exists(exitFile), 10_000), "no exit file");
+        Assert.Equal("6", File.ReadAllText(exitFile));
+        Assert.Equal("straight-through\n", File.ReadAllText(outFile));
+        Assert.False(File.Exists(Path.Combine(l.Dir, "ctr.log")) && new FileInfo(Path.Combine(l.Dir, "ctr.log")).Length > 0, "passthrough output was logged");
     }
 
     [Fact]

@@ -38,7 +38,7 @@ public class DaemonTests
         // A fork after runtime start would leave the child with the main thread only.
         var threadNames = Directory.GetDirectories($"/proc/{pid}/task").Select(t => File.ReadAllText(t + "/comm").Trim()).ToList();
         Assert.Contains(".NET Finalizer", threadNames);
-        Assert.Equal("0000000000015003", status["SigBlk"]); // SIGHUP INT PIPE TERM CHLD, on every thread
+        Assert.Equal("0000000000015007", status["SigBlk"]); // SIGHUP INT QUIT PIPE TERM CHLD, on every thread
         foreach (int fd in new[] { 0, 1, 2 })
             Assert.Equal("/dev/null", new FileInfo($"/proc/{pid}/fd/{fd}").LinkTarget);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, new FileInfo(dir.Socket).UnixFileMode);
