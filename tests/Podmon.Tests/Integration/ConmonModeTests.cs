@@ -201,6 +201,9 @@ public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
         int monitor = int.Parse(File.ReadAllText(Path.Combine(l.Dir, "conmon.pid")));
         _fx.Start(l.Id);
         Assert.Contains("\"running\"", _fx.State(l.Id));
+        // An idle monitor keeps little of the binary's code mapped; the signal is handled all the same.
+        int size = PodmonProcess.CodeMapping(monitor).SizeKb;
+        Assert.True(PodmonProcess.WaitUntil(() => PodmonProcess.CodeMapping(monitor).RssKb < size / 4, 10_000), "the idle monitor kept its code mapped");
         Assert.Equal(0, global::Podmon.Sys.Libc.kill(monitor, global::Podmon.Sys.Libc.SIGTERM));
         string exitFile = Path.Combine(l.Dir, l.Id);
         Assert.True(PodmonProcess.WaitUntil(() => File.Exists(exitFile), 10_000), "no exit file after SIGTERM");

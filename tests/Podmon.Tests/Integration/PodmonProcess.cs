@@ -112,6 +112,29 @@ static class PodmonProcess
         }
     }
 
+    /// <summary>The binary's executable mapping in <paramref name="pid"/>: kB resident and kB mapped (from /proc/PID/smaps).</summary>
+    public static (int RssKb, int SizeKb) CodeMapping(int pid)
+    {
+        string exe = new FileInfo(BinaryPath).FullName;
+        bool inCode = false;
+        int size = 0;
+        foreach (string line in File.ReadLines($"/proc/{pid}/smaps"))
+        {
+            string[] f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length >= 5 && f[0].Contains('-') && !f[0].EndsWith(':'))
+            {
+                inCode = f.Length == 6 && f[1] == "r-xp" && f[5] == exe;
+                if (inCode)
+                {
+                    string[] range = f[0].Split('-');
+                    size = (int)((Convert.ToInt64(range[1], 16) - Convert.ToInt64(range[0], 16)) / 1024);
+                }
+            }
+            else if (inCode && f[0] == "Rss:") return (int.Parse(f[1]), size);
+        }
+        throw new InvalidOperationException($"no executable mapping of {exe} in {pid}");
+    }
+
     public static bool IsPodmon(int pid)
     {
         try { return new FileInfo($"/proc/{pid}/exe").LinkTarget == new FileInfo(BinaryPath).FullName; }

@@ -42,6 +42,22 @@ public class ConmonRpcInteropTests
     }
 
     [Fact]
+    public void IdleServerUnmapsItsCodeAndStillServes()
+    {
+        using var server = new RpcTestServer();
+        Assert.Equal(0, ConmonRpc.Run(server.Socket, "version").ExitCode);
+        // Start-up and the call map most of the binary's code; a quiet second later the loop lets it go.
+        (int rss, int size) = PodmonProcess.CodeMapping(server.Pid);
+        Assert.True(PodmonProcess.WaitUntil(() => (rss = PodmonProcess.CodeMapping(server.Pid).RssKb) < size / 4, 10_000),
+            $"{rss} of {size} kB of code still mapped after idling");
+        // Whatever runs next is faulted back in from the page cache.
+        var r = ConmonRpc.Run(server.Socket, "version");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Equal(server.Pid, r.Json.GetProperty("processId").GetInt32());
+        Assert.True(PodmonProcess.CodeMapping(server.Pid).RssKb > rss);
+    }
+
+    [Fact]
     public void StressVersion10000()
     {
         using var server = new RpcTestServer();
