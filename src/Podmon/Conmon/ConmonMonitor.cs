@@ -134,6 +134,9 @@ public sealed class ConmonMonitor : ISignalHandler
         var commandArgs = new List<string>();
         if (_o.NoPivot) commandArgs.Add("--no-pivot");
         if (_o.NoNewKeyring) commandArgs.Add("--no-new-keyring");
+        // restore: runc returns once the container runs; CRIU works (and logs) in the bundle.
+        if (_o.Restore is { } image) commandArgs.AddRange(["--detach", "--image-path", image, "--work-path", bundle]);
+        if (!_o.Exec) commandArgs.AddRange(_o.RuntimeOpts); // conmon passes --runtime-opt to create/restore too
         var execArgs = new List<string>(_o.RuntimeOpts);
         string cid = _o.Cid!;
         var oom = new List<string> { Path.Combine(bundle, "oom") };
@@ -155,6 +158,7 @@ public sealed class ConmonMonitor : ISignalHandler
             ExecArgs = execArgs,
             AttachSocketPath = passthrough ? null : AttachPath(bundle),
             PassthroughStdio = passthrough,
+            Restore = _o.Restore is not null,
             AttachStopAfterStdinEof = _o.Stdin && !_o.LeaveStdinOpen,
             AttachDonePacket = false,
             BeforeRuntime = _o.Exec ? AnnounceExecAttach : null,

@@ -34,7 +34,7 @@ public sealed class ConmonOptions
     public bool Syslog { get; set; }
     /// <summary>Global runtime arguments (before the subcommand).</summary>
     public List<string> RuntimeArgs { get; } = [];
-    /// <summary>Arguments of the runtime's exec subcommand (conmon: --runtime-opt / --restore-arg).</summary>
+    /// <summary>Arguments of the runtime subcommand: create, restore or exec (conmon: --runtime-opt / --restore-arg).</summary>
     public List<string> RuntimeOpts { get; } = [];
     public bool Terminal { get; set; }
     public bool Stdin { get; set; }
@@ -61,7 +61,6 @@ public sealed class ConmonOptions
         if (!Exec && ExecAttach) throw new UsageException("Attach can only be specified with exec");
         if (Exec && ExecProcessSpec is null) throw new UsageException("Exec process spec path not provided. Use --exec-process-spec");
         if (Exec && Restore is not null) throw new UsageException("Cannot use 'exec' and 'restore' at the same time");
-        if (Restore is not null) throw new UsageException("--restore is not supported by podmon");
         Bundle ??= Environment.CurrentDirectory;
         ContainerPidfile ??= Path.Combine(Environment.CurrentDirectory, $"pidfile-{Cid}");
     }

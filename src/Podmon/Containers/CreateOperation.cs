@@ -27,6 +27,8 @@ sealed class CreateOperation : IChildExitHandler
     OutputReader? _captureOut, _captureErr;
     bool _holding;
 
+    string Verb => _req.Restore ? "restore" : "create";
+
     /// <summary>The runtime process while it runs (0 before and after).</summary>
     public int RuntimePid { get; private set; }
 
@@ -57,7 +59,7 @@ sealed class CreateOperation : IChildExitHandler
                     ? RuntimeArgs.ExecProcess(_engine.Options, _req.Id, _pidfile, spec, _console?.ConnectPath,
                         _req.GlobalArgs, _req.ExecArgs, _req.CgroupManager)
                     : RuntimeArgs.Create(_engine.Options, _req.Id, _req.BundlePath, _pidfile, _console?.ConnectPath,
-                        _req.GlobalArgs, _req.CommandArgs, _req.CgroupManager),
+                        _req.GlobalArgs, _req.CommandArgs, _req.CgroupManager, _req.Restore),
                 Environment = RuntimeArgs.Environment(_req.EnvVars),
                 // runc dies with podmon mid-create; the container itself is the watchdog's job.
                 ParentDeathSignal = Libc.SIGKILL,
@@ -110,7 +112,7 @@ sealed class CreateOperation : IChildExitHandler
         }
         catch (Exception e)
         {
-            Fail(e is ContainerException ? e.Message : $"create container {_req.Id}: {e.Message}");
+            Fail(e is ContainerException ? e.Message : $"{Verb} container {_req.Id}: {e.Message}");
         }
         finally
         {
@@ -133,7 +135,7 @@ sealed class CreateOperation : IChildExitHandler
             if (exitCode != 0)
             {
                 string text = (_runtimeStderr ?? _container.RuntimeOutput).Text();
-                Fail($"create container {_req.Id}: {Path.GetFileName(_engine.Options.RuntimePath)} exited with status {exitCode}" +
+                Fail($"{Verb} container {_req.Id}: {Path.GetFileName(_engine.Options.RuntimePath)} exited with status {exitCode}" +
                      (text.Length > 0 ? $": {text}" : ""));
                 return;
             }
@@ -144,7 +146,7 @@ sealed class CreateOperation : IChildExitHandler
                 if (master is null)
                 {
                     KillOrphan(pid);
-                    Fail($"create container {_req.Id}: the runtime sent no terminal to the console socket");
+                    Fail($"{Verb} container {_req.Id}: the runtime sent no terminal to the console socket");
                     return;
                 }
                 Libc.AddOutputFlags(master.Value, Libc.ONLCR);
@@ -165,7 +167,7 @@ sealed class CreateOperation : IChildExitHandler
         }
         catch (Exception e)
         {
-            Fail($"create container {_req.Id}: {e.Message}");
+            Fail($"{Verb} container {_req.Id}: {e.Message}");
         }
     }
 

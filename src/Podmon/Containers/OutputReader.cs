@@ -13,16 +13,26 @@ public interface IOutputSink
 /// <summary>
 /// A non-blocking pipe or pty master on the loop, read into <see cref="Scratch.ReadBuffer"/> and
 /// handed to its sink chunk by chunk. EOF (or EIO: a pty whose other side is gone) closes it.
+/// A stream is read in batches: when output is ready again within <see cref="BatchMs"/> of the
+/// last wakeup, the pipe is grown to <see cref="StreamPipeSize"/> and left to fill for
+/// <see cref="BatchMs"/> before it is read. That turns a writer's many small writes into few
+/// full reads and few log records and writes, for at most a millisecond of added delay while a
+/// stream lasts; a lone write (a prompt, an echoed key) is still read at once.
 /// </summary>
-public sealed class OutputReader : IEventHandler, IDisposable
+public sealed class OutputReader : IEventHandler, ITimerHandler, IDisposable
 {
     // Reads per readiness event: enough to empty a full pipe, small enough that one chatty
     // container cannot starve the others (the fd stays ready, level-triggered).
     const int ReadsPerEvent = 4;
+    const int BatchMs = 1;
+    const int StreamPipeSize = 1 << 20;
 
     readonly EventLoop _loop;
     readonly OwnedFd _fd;
     readonly Registration _reg;
+    long _lastWakeMs = long.MinValue;
+    LoopTimer? _rest;
+    bool _batching, _cannotBatch, _rested;
 
     public Pipe Pipe { get; }
     public IOutputSink Sink { get; set; }
@@ -39,12 +49,49 @@ public sealed class OutputReader : IEventHandler, IDisposable
         _reg = loop.Add(fd.Value, Libc.EPOLLIN, this);
     }
 
-    public void OnEvents(uint events) => Pump(ReadsPerEvent);
+    public void OnEvents(uint events)
+    {
+        // More than one event's worth was queued: come back at once (level-triggered), no rest.
+        if (!Pump(ReadsPerEvent) || !IsOpen || _cannotBatch) return;
+        long now = Libc.MonotonicMs();
+        bool streaming = _rested || now - _lastWakeMs <= BatchMs; // ready again at the end of a rest: still streaming
+        _rested = false;
+        _lastWakeMs = now;
+        if (streaming && StartBatching())
+        {
+            _loop.Modify(_reg, 0); // rest: EPOLLHUP/ERR still wake us, EPOLLIN does not
+            _loop.Timers.Schedule(_rest ??= new LoopTimer(this), now + BatchMs);
+        }
+    }
+
+    /// <summary>A stream needs room to queue up while we rest; ptys and a refused size do not batch.</summary>
+    bool StartBatching()
+    {
+        if (_batching) return true;
+        if (Libc.fcntl(_fd.Value, Libc.F_SETPIPE_SZ, StreamPipeSize) < StreamPipeSize)
+        {
+            _cannotBatch = true;
+            return false;
+        }
+        return _batching = true;
+    }
+
+    public void OnTimer(LoopTimer timer)
+    {
+        if (!IsOpen) return;
+        _rested = true;
+        _loop.Modify(_reg, Libc.EPOLLIN);
+    }
 
     /// <summary>Reads everything available now (until EAGAIN or EOF).</summary>
-    public void Drain() => Pump(int.MaxValue);
+    public void Drain() => Pump(int.MaxValue, untilEmpty: true);
 
-    void Pump(int maxReads)
+    /// <summary>
+    /// Reads until EAGAIN, EOF or <paramref name="maxReads"/> full buffers; unless
+    /// <paramref name="untilEmpty"/>, a short read ends it too (the fd was emptied: a writer still
+    /// trickling in is read at the next event). True if it emptied the fd.
+    /// </summary>
+    bool Pump(int maxReads, bool untilEmpty = false)
     {
         byte[] buf = Scratch.ReadBuffer;
         for (int i = 0; i < maxReads && IsOpen; i++)
@@ -53,16 +100,19 @@ public sealed class OutputReader : IEventHandler, IDisposable
             if (n > 0)
             {
                 Sink.OnOutput(Pipe, buf.AsSpan(0, (int)n));
+                if (n < buf.Length && !untilEmpty) return true;
                 continue;
             }
-            if (n < 0 && Errno.Last == Errno.EAGAIN) return;
+            if (n < 0 && Errno.Last == Errno.EAGAIN) return true;
             Dispose(); // 0: EOF; EIO: pty hung up; anything else cannot be retried either
         }
+        return !IsOpen;
     }
 
     public void Dispose()
     {
         if (_fd.IsClosed) return;
+        if (_rest is { IsScheduled: true }) _loop.Timers.Cancel(_rest);
         _loop.Remove(_reg);
         _fd.Dispose();
     }

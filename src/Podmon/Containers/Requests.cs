@@ -42,6 +42,8 @@ public sealed class CreateRequest
     public bool AttachDonePacket { get; init; } = true;
     /// <summary>Called on the loop right before the runtime is spawned (conmon exec: wait for the attach go-ahead).</summary>
     public Action? BeforeRuntime { get; init; }
+    /// <summary>`runtime restore` from a checkpoint instead of `runtime create` (CommandArgs carry --image-path etc.): the container runs once it returns.</summary>
+    public bool Restore { get; init; }
     /// <summary>The runtime (and so the container) gets this process's own stdin/stdout/stderr: no pipes, no logs (conmon's passthrough).</summary>
     public bool PassthroughStdio { get; init; }
     /// <summary>fsync the log files before the exit files are written (conmon's default; off with --no-sync-log).</summary>

@@ -4,7 +4,7 @@ namespace Podmon.Containers;
 
 /// <summary>
 /// The OCI runtime's command lines, in conmon-rs's order:
-/// create: [crun log flags] [--root=R] [--systemd-cgroup] globalArgs… create --bundle B
+/// create: [crun log flags] [--root=R] [--systemd-cgroup] globalArgs… create|restore --bundle B
 /// --pid-file P commandArgs… [--console-socket=S] ID;
 /// exec-sync: [crun log flags] [--root=R] [--systemd-cgroup] exec -d [--console-socket=S --tty]
 /// --pid-file=P ID command…
@@ -13,11 +13,11 @@ namespace Podmon.Containers;
 public static class RuntimeArgs
 {
     public static List<string> Create(EngineOptions o, string id, string bundle, string pidfile, string? consoleSocket,
-        IReadOnlyList<string> globalArgs, IReadOnlyList<string> commandArgs, CgroupManager cgroupManager)
+        IReadOnlyList<string> globalArgs, IReadOnlyList<string> commandArgs, CgroupManager cgroupManager, bool restore = false)
     {
         List<string> args = Default(o, id, cgroupManager);
         args.AddRange(globalArgs);
-        args.AddRange(["create", "--bundle", bundle, "--pid-file", pidfile]);
+        args.AddRange([restore ? "restore" : "create", "--bundle", bundle, "--pid-file", pidfile]);
         args.AddRange(commandArgs);
         if (consoleSocket is not null) args.Add($"--console-socket={consoleSocket}");
         args.Add(id);

@@ -157,6 +157,18 @@ public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
     }
 
     [Fact]
+    public void Restore_runs_runtime_restore_and_reports_its_error()
+    {
+        // No checkpoint (and no CRIU on a test host): what matters is that `runc restore` ran with
+        // conmon's arguments and that its own error text reaches the caller.
+        string image = Path.Combine(_fx.Root, "no-checkpoint-" + Guid.NewGuid().ToString("N"));
+        Launch l = Start(["true"], "--restore", image);
+        Assert.Equal(0, l.Launcher.ExitCode);
+        Assert.Matches(@"^\{""data"": -1, ""message"": ""restore container cm-\w+: runc exited with status \d+: .+""\}$", l.Sync);
+        Assert.DoesNotContain("\"created\"", _fx.State(l.Id));
+    }
+
+    [Fact]
     public void Unknown_option_fails_on_stderr_and_sync_pipe()
     {
         Launch l = Start(["true"], "--no-such-flag");
