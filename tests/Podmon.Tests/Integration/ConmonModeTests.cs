@@ -165,6 +165,8 @@ public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
         Launch l = Start(["true"], "--restore", image);
         Assert.Equal(0, l.Launcher.ExitCode);
         Assert.Matches(@"^\{""data"": -1, ""message"": ""restore container cm-\w+: runc exited with status \d+: .+""\}$", l.Sync);
+        Assert.DoesNotContain("flag provided but not defined", l.Sync); // runc took conmon's restore arguments
+        Assert.DoesNotContain("Incorrect Usage", l.Sync);
         Assert.DoesNotContain("\"created\"", _fx.State(l.Id));
     }
 
