@@ -60,6 +60,7 @@ check attach_stdin test "$out" = piped-in
 
 check run_passthrough test "$(pm run --rm --log-driver passthrough $img sh -c 'echo via-passthrough; exit 0' </dev/null 2>&1)" = via-passthrough
 check run_passthrough_exit_code eval 'pm run --rm --log-driver passthrough $img sh -c "exit 9" </dev/null >/dev/null 2>&1; test $? = 9'
+check run_attached_every_byte test "$(pm run --rm $img sh -c 'head -c 52428800 /dev/zero | tr "\\0" x' | (sleep 1; wc -c))" = 52428800
 check run_i test "$(echo stdin-ok | pm run --rm -i $img cat)" = stdin-ok
 check run_t test "$(pm run --rm -t $img tty | od -c | head -1 | tr -s ' ')" = "0000000 / d e v / p t s / 0 \r \n"
 

@@ -257,7 +257,16 @@ public sealed class ConmonMonitor : ISignalHandler
             argv.Add(cmd);
             argv.AddRange(_o.ExitCommandArgs);
         }
-        CleanupCommand.Run(_o.Cid!, argv, _reaper, _ => _loop.Stop());
+        CleanupCommand.Run(_o.Cid!, argv, _reaper, _ => StopWhenAttachDone(Libc.MonotonicMs() + AttachFinishMs));
+    }
+
+    const int AttachFinishMs = 5000;
+
+    /// <summary>Like conmon, which writes attach output blocking: exit once attach clients have taken the last output (bounded).</summary>
+    void StopWhenAttachDone(long deadline)
+    {
+        if (_engine.AttachClientsFinishing == 0 || Libc.MonotonicMs() >= deadline) _loop.Stop();
+        else _loop.Timers.Schedule(new LoopTimer(new Callback(() => StopWhenAttachDone(deadline))), Libc.MonotonicMs() + 10);
     }
 
     /// <summary>The ctl and winsz FIFOs in the bundle, each held open for writing too (no EOF when a client closes).</summary>

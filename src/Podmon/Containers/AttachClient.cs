@@ -7,13 +7,18 @@ namespace Podmon.Containers;
 
 /// <summary>
 /// One attached client. Output packets are sent straight from the read buffer (two iovecs: the
-/// stream byte and the data); a client that cannot keep up gets its packets queued up to
-/// <see cref="MaxQueued"/> bytes and is disconnected beyond that, so a stuck client never blocks
-/// the container or grows podmon's memory. The container's logs are not affected either way.
+/// stream byte and the data); what the socket does not take is queued. Past
+/// <see cref="HighWater"/> queued bytes the client is <see cref="Backlogged"/>: the hub stops
+/// reading the container's output (it waits, as with conmon) until the queue is below
+/// <see cref="LowWater"/>, so an attached `podman run` gets every byte. A client that takes
+/// nothing for <see cref="StallMs"/> while backlogged, or has <see cref="MaxQueued"/> queued
+/// (output read at exit), is disconnected: a stuck client cannot hold the container forever.
 /// </summary>
-sealed class AttachClient : IEventHandler, IDisposable
+sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
 {
-    const int MaxQueued = 4 * 1024 * 1024;
+    const int HighWater = 1024 * 1024, LowWater = 256 * 1024;
+    const int MaxQueued = 8 * 1024 * 1024;
+    const int StallMs = 30_000;
 
     readonly EventLoop _loop;
     readonly AttachHub _hub;
@@ -22,6 +27,10 @@ sealed class AttachClient : IEventHandler, IDisposable
     readonly Queue<byte[]> _queue = new();
     int _queued;
     bool _inputEnded, _inputPaused;
+    LoopTimer? _stall;
+
+    /// <summary>Too much queued: the hub holds the container's output back.</summary>
+    public bool Backlogged { get; private set; }
 
     public bool StopAfterStdinEof { get; }
 
@@ -73,6 +82,35 @@ sealed class AttachClient : IEventHandler, IDisposable
         _queue.Enqueue(packet);
         _queued += packet.Length;
         if (first) _loop.Modify(_reg, Interest);
+        if (!Backlogged && _queued > HighWater)
+        {
+            Backlogged = true;
+            _loop.Timers.Schedule(_stall ??= new LoopTimer(this), Libc.MonotonicMs() + StallMs);
+            _hub.BacklogChanged();
+        }
+    }
+
+    /// <summary>Backlogged and nothing taken for <see cref="StallMs"/>.</summary>
+    public void OnTimer(LoopTimer timer)
+    {
+        Log.Warn($"attach client took no output for {StallMs / 1000} s; disconnecting it ({_queued} bytes not delivered)");
+        Dispose();
+    }
+
+    void Progressed()
+    {
+        if (!Backlogged)
+        {
+            if (_stall is { IsScheduled: true }) _loop.Timers.Schedule(_stall, Libc.MonotonicMs() + StallMs); // finishing
+            return;
+        }
+        if (_queued < LowWater)
+        {
+            Backlogged = false;
+            _loop.Timers.Cancel(_stall!);
+            _hub.BacklogChanged();
+        }
+        else _loop.Timers.Schedule(_stall!, Libc.MonotonicMs() + StallMs);
     }
 
     public unsafe void OnEvents(uint events)
@@ -85,20 +123,22 @@ sealed class AttachClient : IEventHandler, IDisposable
 
     unsafe void FlushQueue()
     {
+        int before = _queued;
         while (_queue.TryPeek(out byte[]? packet))
         {
             fixed (byte* p = packet)
             {
                 if (Libc.send(_fd.Value, p, (nuint)packet.Length, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT) < 0)
                 {
-                    if (Errno.Last is Errno.EAGAIN or Errno.EINTR) return;
-                    Dispose();
+                    if (Errno.Last is not (Errno.EAGAIN or Errno.EINTR)) Dispose();
+                    else if (_queued < before) Progressed();
                     return;
                 }
             }
             _queue.Dequeue();
             _queued -= packet.Length;
         }
+        Progressed();
         if (_closeAfterFlush) { Dispose(); return; }
         _loop.Modify(_reg, Interest);
     }
@@ -136,13 +176,18 @@ sealed class AttachClient : IEventHandler, IDisposable
 
     bool _closeAfterFlush;
 
+    /// <summary>Closing once the queued output is taken (at most <see cref="StallMs"/> more).</summary>
+    public bool Finishing => _closeAfterFlush;
+
     public void SendDoneAndClose(bool donePacket = true)
     {
         ReadOnlySpan<byte> none = default;
         if (donePacket) Send(AttachHub.DoneByte, none);
         if (_fd.IsClosed) return;
-        if (_queue.Count == 0) Dispose();
-        else _closeAfterFlush = true; // flushes the rest on EPOLLOUT, then closes
+        if (_queue.Count == 0) { Dispose(); return; }
+        _closeAfterFlush = true; // flushes the rest on EPOLLOUT, then closes
+        _hub.FinishingChanged(+1);
+        if (!Backlogged) _loop.Timers.Schedule(_stall ??= new LoopTimer(this), Libc.MonotonicMs() + StallMs);
     }
 
     public void Dispose()
@@ -150,7 +195,11 @@ sealed class AttachClient : IEventHandler, IDisposable
         if (_fd.IsClosed) return;
         _loop.Remove(_reg);
         _fd.Dispose();
-        _hub.Removed(this);
         _queue.Clear();
+        _queued = 0;
+        if (_stall is { IsScheduled: true }) _loop.Timers.Cancel(_stall);
+        Backlogged = false;
+        if (_closeAfterFlush) _hub.FinishingChanged(-1);
+        _hub.Removed(this);
     }
 }

@@ -53,7 +53,30 @@ public sealed class AttachHub : IDisposable
 
     internal void Accepted(AttachClient client) => _clients.Add(client);
 
-    internal void Removed(AttachClient client) => _clients.Remove(client);
+    internal void Removed(AttachClient client)
+    {
+        _clients.Remove(client);
+        BacklogChanged();
+    }
+
+    bool _holding;
+
+    /// <summary>Clients still taking their last output after <see cref="Done"/> (+1 / -1).</summary>
+    public Action<int>? Finishing { get; set; }
+
+    internal void FinishingChanged(int delta) => Finishing?.Invoke(delta);
+
+    /// <summary>Called with true when a client falls behind (stop reading the output), false when none is behind any more.</summary>
+    public Action<bool>? HoldOutput { get; set; }
+
+    internal void BacklogChanged()
+    {
+        bool hold = false;
+        foreach (AttachClient c in _clients) hold |= c.Backlogged;
+        if (hold == _holding) return;
+        _holding = hold;
+        HoldOutput?.Invoke(hold);
+    }
 
     public void Broadcast(Pipe pipe, ReadOnlySpan<byte> data)
     {
@@ -97,10 +120,11 @@ public sealed class AttachHub : IDisposable
         _listeners.Clear();
     }
 
+    /// <summary>Closes the sockets; clients still taking their last output (after <see cref="Done"/>) finish first.</summary>
     public void Dispose()
     {
-        foreach (AttachClient c in _clients.ToArray()) c.Dispose();
-        _clients.Clear();
+        foreach (AttachClient c in _clients.ToArray())
+            if (!c.Finishing) c.Dispose();
         foreach (AttachListener l in _listeners) l.Dispose();
         _listeners.Clear();
     }

@@ -47,8 +47,16 @@ public sealed class Container : IChildExitHandler, IOutputSink
     internal void SetStdin(StdinWriter? stdin)
     {
         Stdin = stdin;
-        if (Attach is null) Attach = new AttachHub(_engine.Loop, stdin) { SendDonePacket = _request.AttachDonePacket };
+        if (Attach is null) Attach = new AttachHub(_engine.Loop, stdin) { SendDonePacket = _request.AttachDonePacket, HoldOutput = HoldOutput,
+            Finishing = d => _engine.AttachClientsFinishing += d };
         else Attach.SetStdin(stdin);
+    }
+
+    /// <summary>An attach client is behind: the container's output waits in its pipe meanwhile.</summary>
+    void HoldOutput(bool hold)
+    {
+        Stdout?.SetPaused(hold);
+        Stderr?.SetPaused(hold);
     }
 
     public void OnOutput(Pipe pipe, ReadOnlySpan<byte> data)

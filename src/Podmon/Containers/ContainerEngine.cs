@@ -49,6 +49,8 @@ public sealed class ContainerEngine : IDisposable
 
     public int Count => _containers.Count;
     public int ExecsInFlight { get; private set; }
+    /// <summary>Attach clients of exited containers that are still taking their last output.</summary>
+    public int AttachClientsFinishing { get; internal set; }
     /// <summary>exec-sync processes the runtime has started and podmon now watches.</summary>
     public int ExecProcessesRunning { get; internal set; }
     public IEnumerable<Container> Containers => _containers.Values;

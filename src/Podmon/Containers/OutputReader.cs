@@ -32,7 +32,7 @@ public sealed class OutputReader : IEventHandler, ITimerHandler, IDisposable
     readonly Registration _reg;
     long _lastWakeMs = long.MinValue;
     LoopTimer? _rest;
-    bool _batching, _cannotBatch, _rested;
+    bool _batching, _cannotBatch, _rested, _paused;
 
     public Pipe Pipe { get; }
     public IOutputSink Sink { get; set; }
@@ -57,7 +57,7 @@ public sealed class OutputReader : IEventHandler, ITimerHandler, IDisposable
         bool streaming = _rested || now - _lastWakeMs <= BatchMs; // ready again at the end of a rest: still streaming
         _rested = false;
         _lastWakeMs = now;
-        if (streaming && StartBatching())
+        if (streaming && !_paused && StartBatching())
         {
             _loop.Modify(_reg, 0); // rest: EPOLLHUP/ERR still wake us, EPOLLIN does not
             _loop.Timers.Schedule(_rest ??= new LoopTimer(this), now + BatchMs);
@@ -80,7 +80,19 @@ public sealed class OutputReader : IEventHandler, ITimerHandler, IDisposable
     {
         if (!IsOpen) return;
         _rested = true;
-        _loop.Modify(_reg, Libc.EPOLLIN);
+        if (!_paused) _loop.Modify(_reg, Libc.EPOLLIN);
+    }
+
+    /// <summary>
+    /// Backpressure (an attach client is behind): stop reading until resumed; the pipe fills and
+    /// then the container's writes wait, as with conmon. A hangup is still seen.
+    /// </summary>
+    public void SetPaused(bool paused)
+    {
+        if (_paused == paused || !IsOpen) return;
+        _paused = paused;
+        if (paused) _loop.Modify(_reg, 0);
+        else if (_rest is not { IsScheduled: true }) _loop.Modify(_reg, Libc.EPOLLIN);
     }
 
     /// <summary>Reads everything available now (until EAGAIN or EOF).</summary>

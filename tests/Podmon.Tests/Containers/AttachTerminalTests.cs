@@ -89,6 +89,26 @@ public class AttachTerminalTests(RuncFixture fx) : IClassFixture<RuncFixture>
     }
 
     [Fact]
+    public void ASlowAttachClientHoldsTheOutputBackAndGetsEveryByte()
+    {
+        // 12 MB, more than podmon ever queues for a client: while the client does not read, the
+        // container has to wait (its pipe stays full), and afterwards every byte arrives.
+        using var h = new EngineHarness(fx);
+        string id = fx.NewId("att");
+        h.CreateOk(new CreateRequest { Id = id, BundlePath = fx.Bundle(id, ["sh", "-c", "read x; head -c 12000000 /dev/zero | tr '\\0' q"]), Stdin = true });
+        string path = Temp("attach.sock");
+        h.Engine.Attach(id, path, false);
+        using var c = new Client(path);
+        fx.Start(id);
+        c.Socket.Send("go\n"u8);
+        h.RunFor(2000);
+        Assert.Equal(ContainerState.Running, h.Engine.Find(id)!.State);
+        h.RunUntil(() => { c.Poll(); return c.Closed; }, what: "client closed");
+        Assert.Equal(12_000_000, c.Stream(2).Length);
+        Assert.Equal(0, h.WaitExit(id));
+    }
+
+    [Fact]
     public void LargeOutputIsSplitIntoPacketsOf8192()
     {
         using var h = new EngineHarness(fx);

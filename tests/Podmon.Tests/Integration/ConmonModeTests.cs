@@ -57,6 +57,7 @@ public class PodmanConmonTests(PodmanE2eFixture fx) : IClassFixture<PodmanE2eFix
     [InlineData("attach_stdin")]
     [InlineData("run_i")]
     [InlineData("run_t")]
+    [InlineData("run_attached_every_byte")]
     [InlineData("run_passthrough")]
     [InlineData("run_passthrough_exit_code")]
     [InlineData("stop")]
