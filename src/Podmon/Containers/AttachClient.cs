@@ -1,3 +1,4 @@
+using System.Buffers;
 using Podmon.Diagnostics;
 using Podmon.Logging;
 using Podmon.Loop;
@@ -16,7 +17,7 @@ namespace Podmon.Containers;
 /// </summary>
 sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
 {
-    const int HighWater = 1024 * 1024, LowWater = 256 * 1024;
+    const int HighWater = 256 * 1024, LowWater = 64 * 1024;
     const int MaxQueued = 8 * 1024 * 1024;
     const int StallMs = 30_000;
 
@@ -24,7 +25,8 @@ sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
     readonly AttachHub _hub;
     readonly OwnedFd _fd;
     readonly Registration _reg;
-    readonly Queue<byte[]> _queue = new();
+    // Queued packets live in pooled arrays (returned once sent): a lagging client costs its queue, not GC garbage.
+    readonly Queue<(byte[] Buffer, int Length)> _queue = new();
     int _queued;
     bool _inputEnded, _inputPaused;
     LoopTimer? _stall;
@@ -75,12 +77,12 @@ sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
             Dispose();
             return;
         }
-        var packet = new byte[data.Length + 1];
+        byte[] packet = ArrayPool<byte>.Shared.Rent(data.Length + 1);
         packet[0] = stream;
         data.CopyTo(packet.AsSpan(1));
         bool first = _queue.Count == 0;
-        _queue.Enqueue(packet);
-        _queued += packet.Length;
+        _queue.Enqueue((packet, data.Length + 1));
+        _queued += data.Length + 1;
         if (first) _loop.Modify(_reg, Interest);
         if (!Backlogged && _queued > HighWater)
         {
@@ -124,9 +126,9 @@ sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
     unsafe void FlushQueue()
     {
         int before = _queued;
-        while (_queue.TryPeek(out byte[]? packet))
+        while (_queue.TryPeek(out var packet))
         {
-            fixed (byte* p = packet)
+            fixed (byte* p = packet.Buffer)
             {
                 if (Libc.send(_fd.Value, p, (nuint)packet.Length, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT) < 0)
                 {
@@ -137,6 +139,7 @@ sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
             }
             _queue.Dequeue();
             _queued -= packet.Length;
+            ArrayPool<byte>.Shared.Return(packet.Buffer);
         }
         Progressed();
         if (_closeAfterFlush) { Dispose(); return; }
@@ -195,7 +198,7 @@ sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
         if (_fd.IsClosed) return;
         _loop.Remove(_reg);
         _fd.Dispose();
-        _queue.Clear();
+        while (_queue.TryDequeue(out var packet)) ArrayPool<byte>.Shared.Return(packet.Buffer);
         _queued = 0;
         if (_stall is { IsScheduled: true }) _loop.Timers.Cancel(_stall);
         Backlogged = false;

@@ -30,7 +30,7 @@ public sealed class OutputReader : IEventHandler, ITimerHandler, IDisposable
     readonly EventLoop _loop;
     readonly OwnedFd _fd;
     readonly Registration _reg;
-    long _lastWakeMs = long.MinValue;
+    long _lastWakeMs = -BatchMs - 1; // the first output is never "again within BatchMs"
     LoopTimer? _rest;
     bool _batching, _cannotBatch, _rested, _paused;
 
