@@ -5,11 +5,13 @@
    from our page tables, they stay in the page cache, and whatever runs next is faulted back in.
    Only mappings of our own executable that are not writable and hold no private (modified) page
    are released, so nothing is ever lost.
-   The release is the last thing before the loop blocks in epoll_wait, and both are raw syscalls
-   from this one function: any code run after the release would be faulted back, 64 kB at a time. */
+   The release is the last thing before the loop blocks in epoll_wait (the pod watchdog: poll),
+   and both are raw syscalls from one function: any code run after the release would be faulted
+   back, 64 kB at a time. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -82,15 +84,25 @@ static inline long raw_syscall6(long nr, long a, long b, long c, long d, long e,
 }
 #endif
 
-int pm_epoll_wait_releasing_code(int epfd, struct epoll_event *events, int maxevents, int timeout) {
+static inline void release_code(void) {
     struct range ranges[MAX_RANGES];
     int n = code_ranges(ranges);
     for (int i = 0; i < n; i++)
         raw_syscall6(SYS_madvise, (long)ranges[i].start, (long)(ranges[i].end - ranges[i].start), MADV_DONTNEED, 0, 0, 0);
-    long r = raw_syscall6(SYS_epoll_pwait, epfd, (long)events, maxevents, timeout, 0, 8);
-    if (r < 0) {
-        errno = (int)-r;
-        return -1;
-    }
-    return (int)r;
+}
+
+static inline int result(long r) {
+    if (r >= 0) return (int)r;
+    errno = (int)-r;
+    return -1;
+}
+
+int pm_epoll_wait_releasing_code(int epfd, struct epoll_event *events, int maxevents, int timeout) {
+    release_code();
+    return result(raw_syscall6(SYS_epoll_pwait, epfd, (long)events, maxevents, timeout, 0, 8));
+}
+
+int pm_poll_releasing_code(struct pollfd *fds, unsigned long nfds) {
+    release_code();
+    return result(raw_syscall6(SYS_ppoll, (long)fds, (long)nfds, 0, 0, 8, 0));
 }

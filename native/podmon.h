@@ -43,7 +43,10 @@ int pm_sigprocmask_blocked(int how);
 
 /* epoll_wait after unmapping the executable's clean read-only pages (codepages.c). */
 struct epoll_event;
+struct pollfd;
 int pm_epoll_wait_releasing_code(int epfd, struct epoll_event *events, int maxevents, int timeout);
+/* poll without timeout, after the same release */
+int pm_poll_releasing_code(struct pollfd *fds, unsigned long nfds);
 
 /* The pod watchdog (watchdog.c): serves the socketpair end `sock`; returns the exit status. */
 int pm_watchdog_main(int sock);

@@ -38,7 +38,7 @@ int pm_watchdog_main(int sock) {
     p[0].fd = sock;
     p[0].events = POLLIN;
     for (;;) {
-        if (poll(p, (nfds_t)n, -1) < 0) {
+        if (pm_poll_releasing_code(p, (unsigned long)n) < 0) { /* idles with almost none of the binary mapped */
             if (errno == EINTR) continue;
             kill_all(p, n);
             return 1;
