@@ -13,7 +13,7 @@ namespace Podmon.Server;
 /// </summary>
 public sealed class IdleCollector(EventLoop loop) : ITimerHandler
 {
-    const int QuietMs = 1000;
+    const int QuietMs = 1000, AfterCollectMs = 100;
     const long Threshold = 256 * 1024;
 
     long _allocatedAtLastCollect = GC.GetTotalAllocatedBytes();
@@ -28,10 +28,10 @@ public sealed class IdleCollector(EventLoop loop) : ITimerHandler
         if (!Timer.IsScheduled) Arm();
     }
 
-    void Arm()
+    void Arm(int delayMs = QuietMs)
     {
         _wakeupsWhenArmed = loop.Wakeups;
-        loop.Timers.Schedule(Timer, Libc.MonotonicMs() + QuietMs);
+        loop.Timers.Schedule(Timer, Libc.MonotonicMs() + delayMs);
     }
 
     public void OnTimer(LoopTimer timer)
@@ -46,7 +46,7 @@ public sealed class IdleCollector(EventLoop loop) : ITimerHandler
         {
             GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
             _allocatedAtLastCollect = GC.GetTotalAllocatedBytes();
-            Arm(); // the finalizer thread wakes after a GC; release the code once it is done too
+            Arm(AfterCollectMs); // the finalizer thread wakes after a GC; release the code once it is done too
             return;
         }
         loop.ReleaseCodeBeforeNextWait();
