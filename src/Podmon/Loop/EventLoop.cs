@@ -95,10 +95,13 @@ public sealed unsafe class EventLoop : IDisposable
 
     public bool IsStopping => _stopping;
 
-    bool _releaseCode;
+    bool _releaseCode, _codeReleased;
 
     /// <summary>The next wait first unmaps the executable's clean code pages (see native/codepages.c).</summary>
     public void ReleaseCodeBeforeNextWait() => _releaseCode = true;
+
+    /// <summary>Called at the first event after the code was released: whatever runs now maps code again.</summary>
+    public Action? WokeAfterCodeRelease { get; set; }
 
     /// <summary>How many epoll waits returned events: lets idle work tell a quiet second from a busy one.</summary>
     public ulong Wakeups { get; private set; }
@@ -111,6 +114,7 @@ public sealed unsafe class EventLoop : IDisposable
         if (_releaseCode)
         {
             _releaseCode = false;
+            _codeReleased = true;
             n = Native.EpollWaitReleasingCode(_epoll.Value, _events, BatchSize, timeout);
         }
         else n = Libc.epoll_wait(_epoll.Value, _events, BatchSize, timeout);
@@ -120,7 +124,15 @@ public sealed unsafe class EventLoop : IDisposable
             if (e != Errno.EINTR) throw new SyscallException("epoll_wait", e);
             n = 0;
         }
-        if (n > 0) Wakeups++;
+        if (n > 0)
+        {
+            Wakeups++;
+            if (_codeReleased)
+            {
+                _codeReleased = false;
+                WokeAfterCodeRelease?.Invoke();
+            }
+        }
         for (int i = 0; i < n; i++)
         {
             ulong key = _events[i].Data;

@@ -11,8 +11,16 @@ namespace Podmon.Server;
 /// Without it a burst leaves the GC heap's pages behind, and start-up leaves almost the whole binary
 /// mapped although an idle monitor runs a few pages of it.
 /// </summary>
-public sealed class IdleCollector(EventLoop loop) : ITimerHandler
+public sealed class IdleCollector : ITimerHandler
 {
+    readonly EventLoop _loop;
+
+    public IdleCollector(EventLoop loop)
+    {
+        _loop = loop;
+        loop.WokeAfterCodeRelease = NoteActivity; // e.g. a container's output: let that code go again later
+    }
+
     const int QuietMs = 1000, AfterCollectMs = 100;
     const long Threshold = 256 * 1024;
 
@@ -30,13 +38,13 @@ public sealed class IdleCollector(EventLoop loop) : ITimerHandler
 
     void Arm(int delayMs = QuietMs)
     {
-        _wakeupsWhenArmed = loop.Wakeups;
-        loop.Timers.Schedule(Timer, Libc.MonotonicMs() + delayMs);
+        _wakeupsWhenArmed = _loop.Wakeups;
+        _loop.Timers.Schedule(Timer, Libc.MonotonicMs() + delayMs);
     }
 
     public void OnTimer(LoopTimer timer)
     {
-        if (loop.Wakeups != _wakeupsWhenArmed)
+        if (_loop.Wakeups != _wakeupsWhenArmed)
         {
             Arm(); // still busy: whatever runs now would only be faulted back in
             return;
@@ -49,6 +57,6 @@ public sealed class IdleCollector(EventLoop loop) : ITimerHandler
             Arm(AfterCollectMs); // the finalizer thread wakes after a GC; release the code once it is done too
             return;
         }
-        loop.ReleaseCodeBeforeNextWait();
+        _loop.ReleaseCodeBeforeNextWait();
     }
 }
