@@ -235,7 +235,7 @@ public sealed class ConmonMonitor : ISignalHandler
         WriteSync(_syncFd, r.ContainerPid, null);
         _idle.NoteActivity();
         if (_o.TimeoutSec > 0)
-            _loop.Timers.Schedule(new LoopTimer(new Callback(() => _container?.Kill(Libc.SIGKILL))), Libc.MonotonicMs() + _o.TimeoutSec * 1000L);
+            _loop.Timers.Schedule(() => _container?.Kill(Libc.SIGKILL), Libc.MonotonicMs() + _o.TimeoutSec * 1000L);
     }
 
     /// <summary>Exit file written: (exec) the code on the sync pipe, then [--exit-delay] the exit command, waited for; then exit.</summary>
@@ -245,7 +245,7 @@ public sealed class ConmonMonitor : ISignalHandler
         if (_o.Exec) WriteSync(_syncFd, _exitCode, null);
         CloseFifos();
         if (_o.ExitDelaySec > 0)
-            _loop.Timers.Schedule(new LoopTimer(new Callback(RunExitCommand)), Libc.MonotonicMs() + _o.ExitDelaySec * 1000L);
+            _loop.Timers.Schedule(RunExitCommand, Libc.MonotonicMs() + _o.ExitDelaySec * 1000L);
         else RunExitCommand();
     }
 
@@ -257,16 +257,21 @@ public sealed class ConmonMonitor : ISignalHandler
             argv.Add(cmd);
             argv.AddRange(_o.ExitCommandArgs);
         }
-        CleanupCommand.Run(_o.Cid!, argv, _reaper, _ => StopWhenAttachDone(Libc.MonotonicMs() + AttachFinishMs));
+        CleanupCommand.Run(_o.Cid!, argv, _reaper, _ => StopWhenAttachDone());
     }
 
     const int AttachFinishMs = 5000;
 
-    /// <summary>Like conmon, which writes attach output blocking: exit once attach clients have taken the last output (bounded).</summary>
-    void StopWhenAttachDone(long deadline)
+    /// <summary>Like conmon, which writes attach output blocking: exit once attach clients have taken the last output (5 s at most).</summary>
+    void StopWhenAttachDone()
     {
-        if (_engine.AttachClientsFinishing == 0 || Libc.MonotonicMs() >= deadline) _loop.Stop();
-        else _loop.Timers.Schedule(new LoopTimer(new Callback(() => StopWhenAttachDone(deadline))), Libc.MonotonicMs() + 10);
+        if (_engine.AttachClientsFinishing == 0)
+        {
+            _loop.Stop();
+            return;
+        }
+        _engine.AttachClientsFinished += _loop.Stop;
+        _loop.Timers.Schedule(_loop.Stop, Libc.MonotonicMs() + AttachFinishMs);
     }
 
     /// <summary>The ctl and winsz FIFOs in the bundle, each held open for writing too (no EOF when a client closes).</summary>
@@ -347,11 +352,6 @@ public sealed class ConmonMonitor : ISignalHandler
         if (_container is { State: ContainerState.Running }) _container.Kill(signo);
         else if (_create is { RuntimePid: > 0 and var pid }) Libc.kill(pid, signo);
         else Log.Debug($"signal {signo}: no container or runtime to forward it to");
-    }
-
-    sealed class Callback(Action action) : ITimerHandler
-    {
-        public void OnTimer(LoopTimer timer) => action();
     }
 
     sealed class CtlSink(ConmonMonitor m, bool winsz) : IOutputSink

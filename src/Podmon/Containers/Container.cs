@@ -48,7 +48,7 @@ public sealed class Container : IChildExitHandler, IOutputSink
     {
         Stdin = stdin;
         if (Attach is null) Attach = new AttachHub(_engine.Loop, stdin) { SendDonePacket = _request.AttachDonePacket, HoldOutput = HoldOutput,
-            Finishing = d => _engine.AttachClientsFinishing += d };
+            Finishing = _engine.AttachClientFinishing };
         else Attach.SetStdin(stdin);
     }
 

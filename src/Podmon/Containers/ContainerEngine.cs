@@ -50,7 +50,15 @@ public sealed class ContainerEngine : IDisposable
     public int Count => _containers.Count;
     public int ExecsInFlight { get; private set; }
     /// <summary>Attach clients of exited containers that are still taking their last output.</summary>
-    public int AttachClientsFinishing { get; internal set; }
+    public int AttachClientsFinishing { get; private set; }
+    /// <summary>The last of <see cref="AttachClientsFinishing"/> is done.</summary>
+    public event Action? AttachClientsFinished;
+
+    internal void AttachClientFinishing(int delta)
+    {
+        AttachClientsFinishing += delta;
+        if (AttachClientsFinishing == 0) AttachClientsFinished?.Invoke();
+    }
     /// <summary>exec-sync processes the runtime has started and podmon now watches.</summary>
     public int ExecProcessesRunning { get; internal set; }
     public IEnumerable<Container> Containers => _containers.Values;

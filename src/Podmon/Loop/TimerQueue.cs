@@ -9,6 +9,12 @@ public sealed class LoopTimer(ITimerHandler handler)
     public bool IsScheduled => HeapIndex >= 0;
 }
 
+/// <summary>A one-off action as a timer handler (for rare timers; hot paths keep their own reusable timer).</summary>
+public sealed class ActionTimer(Action action) : ITimerHandler
+{
+    public void OnTimer(LoopTimer timer) => action();
+}
+
 /// <summary>A binary min-heap of timers by due time (monotonic milliseconds).</summary>
 public sealed class TimerQueue
 {
@@ -25,6 +31,14 @@ public sealed class TimerQueue
         timer.HeapIndex = _count;
         _heap[_count++] = timer;
         Up(timer.HeapIndex);
+    }
+
+    /// <summary>Runs <paramref name="action"/> at <paramref name="dueMs"/>; the timer returned can be cancelled.</summary>
+    public LoopTimer Schedule(Action action, long dueMs)
+    {
+        var timer = new LoopTimer(new ActionTimer(action));
+        Schedule(timer, dueMs);
+        return timer;
     }
 
     public void Cancel(LoopTimer timer)

@@ -147,13 +147,7 @@ public sealed class ServerHost : ISignalHandler, IDisposable
         {
             if (_containers.Count == 0) _loop.Stop();
         };
-        _shutdownTimer = new LoopTimer(new StopLoop(_loop));
-        _loop.Timers.Schedule(_shutdownTimer, Libc.MonotonicMs() + ShutdownGraceMs);
-    }
-
-    sealed class StopLoop(EventLoop loop) : ITimerHandler
-    {
-        public void OnTimer(LoopTimer timer) => loop.Stop();
+        _shutdownTimer = _loop.Timers.Schedule(_loop.Stop, Libc.MonotonicMs() + ShutdownGraceMs);
     }
 
     public void Dispose()
