@@ -46,7 +46,7 @@ public static class Program
         }
         catch (Exception e)
         {
-            return Fail(readyFd, 1, e.Message);
+            return Fail(readyFd, 1, ErrorText.Describe(e));
         }
     }
 

@@ -48,6 +48,14 @@ check exec_output test "$out" = in-exec
 check exec_i test "$(echo hello-stdin | pm exec -i "$id" cat)" = hello-stdin
 check exec_t test "$(pm exec -t "$id" tty | tr -d '\r')" = /dev/pts/0
 check exec_d test -n "$(pm exec -d "$id" sleep 1)"
+# stdin arrives whole: podman writes it to the attach socket in 32 KiB records
+head -c 3000000 /dev/urandom > "$H/big"
+check exec_i_big_byte_exact eval 'pm exec -i "$id" cat < "$H/big" | cmp -s - "$H/big"'
+check run_i_big_byte_exact eval 'pm run --rm -i $img cat < "$H/big" | cmp -s - "$H/big"'
+echo preserved-fd-content > "$H/pfd"
+check run_preserve_fds test "$(pm run --rm --preserve-fds 1 $img sh -c 'cat <&3' 3<"$H/pfd")" = preserved-fd-content
+check exec_preserve_fds test "$(pm exec --preserve-fds 1 "$id" sh -c 'cat <&3' 3<"$H/pfd")" = preserved-fd-content
+check run_timeout_255 eval 'pm run --rm --timeout 1 $img sleep 100 >/dev/null 2>&1; test $? = 255'
 
 a=$(pm run -d $img sh -c 'sleep 2; echo late-line; exit 7')
 out=$(timeout 20 "$H/pm" --conmon "$P" attach --no-stdin --sig-proxy=false "$a"); rc=$?

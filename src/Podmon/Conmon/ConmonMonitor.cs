@@ -60,7 +60,7 @@ public sealed class ConmonMonitor : ISignalHandler
         }
         catch (Exception e)
         {
-            string msg = e is UsageException ? e.Message : $"{e.GetType().Name}: {e.Message}";
+            string msg = ErrorText.Describe(e);
             WriteSync(syncFd, -1, msg);
             if (readyFd >= 0) ServerHost.NotifyLauncher(readyFd, $"error 1 conmon: {msg}\n");
             else Log.Stderr($"conmon: {msg}");
@@ -98,7 +98,7 @@ public sealed class ConmonMonitor : ISignalHandler
         }
         catch (Exception e)
         {
-            WriteSync(_syncFd, -1, e.Message);
+            WriteSync(_syncFd, -1, ErrorText.Describe(e));
             return 1;
         }
         _loop.Run();
@@ -163,7 +163,36 @@ public sealed class ConmonMonitor : ISignalHandler
             AttachDonePacket = false,
             BeforeRuntime = _o.Exec ? AnnounceExecAttach : null,
             SyncLogOnExit = !_o.NoSyncLog,
+            AdditionalFds = PreservedFds(_o.RuntimeOpts),
         };
+    }
+
+    /// <summary>
+    /// podman's --preserve-fds N (and LISTEN_FDS): it puts the fds at 3..N+2 in the monitor and passes
+    /// `--runtime-opt --preserve-fds --runtime-opt N`; the runtime must find them at the same numbers.
+    /// They are handed on and closed here once the runtime has them, as podman closes its copies.
+    /// </summary>
+    List<OwnedFd> PreservedFds(IReadOnlyList<string> runtimeOpts)
+    {
+        string? value = null;
+        for (int i = 0; i < runtimeOpts.Count; i++)
+        {
+            if (runtimeOpts[i] == "--preserve-fds" && i + 1 < runtimeOpts.Count) value = runtimeOpts[++i];
+            else if (runtimeOpts[i].StartsWith("--preserve-fds=", StringComparison.Ordinal)) value = runtimeOpts[i]["--preserve-fds=".Length..];
+        }
+        if (value is null) return [];
+        if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n > 65_536)
+            throw new UsageException($"--preserve-fds {value}: not a number of fds");
+        var fds = new List<OwnedFd>(n);
+        for (int fd = 3; fd < 3 + n; fd++)
+        {
+            if (fd == _syncFd || fd == _startFd || fd == _attachFd)
+                throw new UsageException($"--preserve-fds {n}: fd {fd} is the monitor's own sync, start or attach pipe");
+            if (Libc.fcntl(fd, Libc.F_GETFD, 0) < 0)
+                throw new UsageException($"--preserve-fds {n}: fd {fd} is not open in the monitor");
+            fds.Add(new OwnedFd(fd));
+        }
+        return fds;
     }
 
     /// <summary>conmon writes the exit code to PERSIST_DIR/exit and EXIT_DIR/&lt;cid&gt;.</summary>
@@ -203,9 +232,16 @@ public sealed class ConmonMonitor : ISignalHandler
         string name = _o.Cuuid ?? _o.Cid!;
         string link = Path.Combine(_o.SocketDirPath, name);
         if (link.Length == 107) link = link[..^1]; // conmon shortens a 107-byte name by one
-        Directory.CreateDirectory(_o.SocketDirPath);
-        File.Delete(link);
-        File.CreateSymbolicLink(link, bundle);
+        try
+        {
+            Directory.CreateDirectory(_o.SocketDirPath);
+            File.Delete(link);
+            File.CreateSymbolicLink(link, bundle);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ContainerException($"attach socket link '{link}': {ErrorText.Describe(e)}", e);
+        }
         return Path.Combine(link, "attach");
     }
 
@@ -235,14 +271,14 @@ public sealed class ConmonMonitor : ISignalHandler
         WriteSync(_syncFd, r.ContainerPid, null);
         _idle.NoteActivity();
         if (_o.TimeoutSec > 0)
-            _loop.Timers.Schedule(() => _container?.Kill(Libc.SIGKILL), Libc.MonotonicMs() + _o.TimeoutSec * 1000L);
+            _loop.Timers.Schedule(() => _container?.KillForTimeout(), Libc.MonotonicMs() + _o.TimeoutSec * 1000L);
     }
 
     /// <summary>Exit file written: (exec) the code on the sync pipe, then [--exit-delay] the exit command, waited for; then exit.</summary>
     void OnExited(Container c)
     {
         _exitCode = c.ExitCode ?? 1;
-        if (_o.Exec) WriteSync(_syncFd, _exitCode, null);
+        if (_o.Exec) WriteSync(_syncFd, _exitCode, c.TimedOut ? "command timed out" : null);
         CloseFifos();
         if (_o.ExitDelaySec > 0)
             _loop.Timers.Schedule(RunExitCommand, Libc.MonotonicMs() + _o.ExitDelaySec * 1000L);

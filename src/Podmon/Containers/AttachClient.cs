@@ -146,14 +146,30 @@ sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
         _loop.Modify(_reg, Interest);
     }
 
+    /// <summary>A packet up to this size is read into a stack buffer; a bigger one (the sender raised its SO_SNDBUF) gets an array.</summary>
+    const int StackPacket = 64 * 1024;
+
     unsafe void ReadInput()
     {
-        byte* buf = stackalloc byte[AttachHub.PacketSize];
-        nint n = Libc.recv(_fd.Value, buf, AttachHub.PacketSize, Libc.MSG_DONTWAIT);
-        if (n > 0)
+        // A SEQPACKET record is taken whole or its tail is discarded by the kernel: ask its length
+        // first (MSG_PEEK | MSG_TRUNC returns the real length without copying), then read it all.
+        // podman writes 32 KiB records, conmon reads 32 KiB; nothing bounds them but the sender's buffer.
+        nint size = Libc.recv(_fd.Value, null, 0, Libc.MSG_PEEK | Libc.MSG_TRUNC | Libc.MSG_DONTWAIT);
+        nint n = size;
+        if (size > 0)
         {
-            _hub.Input(new ReadOnlySpan<byte>(buf, (int)n));
-            return;
+            byte[]? big = size > StackPacket ? new byte[size] : null;
+            byte* stack = stackalloc byte[big is null ? (int)size : 0];
+            fixed (byte* heap = big)
+            {
+                byte* buf = big is null ? stack : heap;
+                n = Libc.recv(_fd.Value, buf, (nuint)size, Libc.MSG_DONTWAIT);
+                if (n > 0)
+                {
+                    _hub.Input(new ReadOnlySpan<byte>(buf, (int)n));
+                    return;
+                }
+            }
         }
         if (n < 0 && Errno.Last is Errno.EAGAIN or Errno.EINTR) return;
         // EOF (or a reset): the client's stdin ended; it may still read output.

@@ -29,7 +29,7 @@ sealed class CleanupCommand(string id, Action<int>? done) : IChildExitHandler
         }
         catch (Exception e) when (e is SyscallException or IOException)
         {
-            Log.Error($"container {id}: cleanup command {argv[0]} failed to start: {e.Message}");
+            Log.Error($"container {id}: cleanup command {argv[0]} failed to start: {ErrorText.Describe(e)}");
             done?.Invoke(-1);
         }
     }

@@ -25,6 +25,11 @@ public sealed class Container : IChildExitHandler, IOutputSink
     public bool HasTerminal { get; }
     public ContainerState State { get; private set; } = ContainerState.Creating;
     public int? ExitCode { get; private set; }
+    /// <summary>Killed by <see cref="KillForTimeout"/>: its exit is recorded as <see cref="TimedOutExitCode"/>.</summary>
+    public bool TimedOut { get; private set; }
+
+    /// <summary>What conmon records for a container it killed on --timeout (podman reports 255).</summary>
+    public const int TimedOutExitCode = -1;
     public bool OomKilled => _oom?.Fired ?? false;
 
     internal ContainerLog Log { get; }
@@ -96,6 +101,20 @@ public sealed class Container : IChildExitHandler, IOutputSink
     }
 
     /// <summary>
+    /// conmon's --timeout: SIGKILL to the container's whole process group (children that left the
+    /// process, e.g. of an exec'd shell, go too) and its exit recorded as -1, not as the kill's 137.
+    /// </summary>
+    public void KillForTimeout()
+    {
+        if (State != ContainerState.Running) return;
+        TimedOut = true;
+        int group = Libc.getpgid(Pid);
+        // Never our own group, nor 1 (kill(-1) would signal everything we may signal).
+        if (group > 1 && group != Libc.getpgrp()) Libc.kill(-group, Libc.SIGKILL);
+        Kill(Libc.SIGKILL);
+    }
+
+    /// <summary>
     /// The container exited: drain what it wrote, make the logs durable, write OOM files, then the
     /// exit files, tell attach clients, close everything, run the cleanup command.
     /// </summary>
@@ -111,8 +130,9 @@ public sealed class Container : IChildExitHandler, IOutputSink
         }
         catch (Exception e)
         {
-            Diagnostics.Log.Error($"container {Id}: finishing its output: {e.Message}");
+            Diagnostics.Log.Error($"container {Id}: finishing its output: {ErrorText.Describe(e)}");
         }
+        if (TimedOut) exitCode = TimedOutExitCode;
         ExitFiles.WriteAll(_request.ExitPaths, exitCode);
         ExitCode = exitCode;
         State = ContainerState.Exited;

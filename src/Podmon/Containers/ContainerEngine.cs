@@ -83,7 +83,7 @@ public sealed class ContainerEngine : IDisposable
         try { c.Attach.Listen(socketPath, stopAfterStdinEof); }
         catch (Exception e) when (e is SyscallException or IOException)
         {
-            throw new ContainerException($"attach to container {id} at {socketPath}: {e.Message}", e);
+            throw new ContainerException($"attach to container {id} at {socketPath}: {ErrorText.Describe(e)}", e);
         }
     }
 
@@ -94,7 +94,7 @@ public sealed class ContainerEngine : IDisposable
         try { c.Log.Reopen(); }
         catch (Exception e) when (e is SyscallException or IOException)
         {
-            throw new ContainerException($"reopen logs of container {id}: {e.Message}", e);
+            throw new ContainerException($"reopen logs of container {id}: {ErrorText.Describe(e)}", e);
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Podmon.Logging;
 using Podmon.Loop;
 using Podmon.Sys;
@@ -101,7 +100,7 @@ sealed class CreateOperation : IChildExitHandler
             if (_req.AttachSocketPath is { } attach) _container.Attach.Listen(attach, _req.AttachStopAfterStdinEof);
             for (int i = 0; i < _req.AdditionalFds.Count; i++) req.Fds.Add((3 + i, _req.AdditionalFds[i].Value));
 
-            File.Delete(_pidfile);
+            Pidfile.Clear(_pidfile);
             _req.BeforeRuntime?.Invoke();
             _engine.Reaper.HoldOrphans();
             _holding = true;
@@ -112,7 +111,7 @@ sealed class CreateOperation : IChildExitHandler
         }
         catch (Exception e)
         {
-            Fail(e is ContainerException ? e.Message : $"{Verb} container {_req.Id}: {e.Message}");
+            Fail(e is ContainerException ? e.Message : $"{Verb} container {_req.Id}: {ErrorText.Describe(e)}");
         }
         finally
         {
@@ -139,7 +138,7 @@ sealed class CreateOperation : IChildExitHandler
                      (text.Length > 0 ? $": {text}" : ""));
                 return;
             }
-            int pid = ReadPidfile(_pidfile);
+            int pid = Pidfile.Read(_pidfile);
             if (_console is not null)
             {
                 OwnedFd? master = _console.TakeMaster();
@@ -167,16 +166,8 @@ sealed class CreateOperation : IChildExitHandler
         }
         catch (Exception e)
         {
-            Fail($"{Verb} container {_req.Id}: {e.Message}");
+            Fail($"{Verb} container {_req.Id}: {ErrorText.Describe(e)}");
         }
-    }
-
-    static int ReadPidfile(string path)
-    {
-        string text = File.ReadAllText(path).Trim();
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || pid <= 0)
-            throw new IOException($"pidfile {path} holds no pid: '{text}'");
-        return pid;
     }
 
     /// <summary>The runtime created a container we cannot serve: kill it (it is our child now).</summary>

@@ -88,7 +88,7 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
         }
         catch (Exception e)
         {
-            Finish(ExecSyncResult.RuntimeFailedExitCode, e is ContainerException ? e.Message : $"exec in container {_req.Id}: {e.Message}");
+            Finish(ExecSyncResult.RuntimeFailedExitCode, e is ContainerException ? e.Message : $"exec in container {_req.Id}: {ErrorText.Describe(e)}");
         }
         finally
         {
@@ -124,10 +124,7 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
                     (text.Length > 0 ? $": {text}" : ""));
                 return;
             }
-            string pidText = File.ReadAllText(_pidfile).Trim();
-            if (!int.TryParse(pidText, NumberStyles.None, CultureInfo.InvariantCulture, out int pid) || pid <= 0)
-                throw new IOException($"pidfile {_pidfile} holds no pid: '{pidText}'");
-            _processPid = pid;
+            int pid = _processPid = Pidfile.Read(_pidfile);
             if (_console is not null)
             {
                 _console.TryReceive();
@@ -144,7 +141,7 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
         }
         catch (Exception e)
         {
-            Finish(ExecSyncResult.RuntimeFailedExitCode, $"exec in container {_req.Id}: {e.Message}");
+            Finish(ExecSyncResult.RuntimeFailedExitCode, $"exec in container {_req.Id}: {ErrorText.Describe(e)}");
         }
     }
 
@@ -181,7 +178,7 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
         _console?.Dispose();
         _runtimePidfd?.Dispose();
         _processPidfd?.Dispose();
-        File.Delete(_pidfile);
+        Pidfile.Clear(_pidfile);
         Release();
         if (started) _engine.ExecFinished();
         _done(new ExecSyncResult

@@ -21,7 +21,7 @@ public static class ExitFiles
             try { AtomicFile.Write(path, text, fsync: true); }
             catch (Exception e) when (e is SyscallException or IOException)
             {
-                Log.Error($"could not write exit file {path}: {e.Message}");
+                Log.Error($"could not write exit file {path}: {ErrorText.Describe(e)}");
                 ok = false;
             }
         }

@@ -44,7 +44,7 @@ public sealed unsafe class OomWatcher : IEventHandler, IDisposable
         try { procCgroup = File.ReadAllText($"/proc/{pid}/cgroup"); }
         catch (IOException e)
         {
-            Log.Debug($"OOM watcher: pid {pid} is gone: {e.Message}");
+            Log.Debug($"OOM watcher: pid {pid} is gone: {ErrorText.Describe(e)}");
             return null;
         }
         try
@@ -53,7 +53,7 @@ public sealed unsafe class OomWatcher : IEventHandler, IDisposable
         }
         catch (Exception e) when (e is IOException or SyscallException or UnauthorizedAccessException)
         {
-            Log.Error($"OOM watcher for pid {pid}: {e.Message}");
+            Log.Error($"OOM watcher for pid {pid}: {ErrorText.Describe(e)}");
             return null;
         }
     }

@@ -1,3 +1,4 @@
+using Podmon.Sys;
 using Podmon.Diagnostics;
 
 namespace Podmon.Logging;
@@ -69,7 +70,7 @@ public sealed class ContainerLog : IDisposable
             }
             catch (Exception e)
             {
-                if (!_failed[i]) Log.Error($"container log: {e.Message}");
+                if (!_failed[i]) Log.Error($"container log: {ErrorText.Describe(e)}");
                 _failed[i] = true;
             }
         }
@@ -80,7 +81,7 @@ public sealed class ContainerLog : IDisposable
         foreach (ILogWriter w in _writers)
         {
             try { w.Sync(); }
-            catch (Exception e) { Log.Error($"container log sync: {e.Message}"); }
+            catch (Exception e) { Log.Error($"container log sync: {ErrorText.Describe(e)}"); }
         }
     }
 
@@ -101,7 +102,7 @@ public sealed class ContainerLog : IDisposable
         foreach (ILogWriter w in _writers)
         {
             try { w.Dispose(); }
-            catch (Exception e) { Log.Error($"container log close: {e.Message}"); }
+            catch (Exception e) { Log.Error($"container log close: {ErrorText.Describe(e)}"); }
         }
     }
 }

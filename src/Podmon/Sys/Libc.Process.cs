@@ -36,6 +36,12 @@ public static unsafe partial class Libc
     }
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial int getpgid(int pid);
+
+    [LibraryImport(Lib)]
+    public static partial int getpgrp();
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial int waitid(int idtype, int id, SigInfo* info, int options);
 
     [LibraryImport(Lib, SetLastError = true)]

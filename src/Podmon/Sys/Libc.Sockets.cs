@@ -10,7 +10,7 @@ public static unsafe partial class Libc
         SOCK_NONBLOCK = O_NONBLOCK, SOCK_CLOEXEC = O_CLOEXEC;
     public const int SOL_SOCKET = 1, SO_PEERCRED = 17, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_SNDTIMEO = 21, SCM_RIGHTS = 1;
     public const int MSG_NOSIGNAL = 0x4000, MSG_DONTWAIT = 0x40, MSG_CMSG_CLOEXEC = 0x40000000,
-        MSG_TRUNC = 0x20, MSG_CTRUNC = 0x8;
+        MSG_TRUNC = 0x20, MSG_CTRUNC = 0x8, MSG_PEEK = 0x2;
     public const int SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
     public const int SunPathLength = 108;
 

@@ -88,6 +88,47 @@ public class AttachTerminalTests(RuncFixture fx) : IClassFixture<RuncFixture>
         Assert.Equal("abc\n", c.Stream(2));
     }
 
+    [Theory]
+    [InlineData(32 * 1024)]  // podman's packets
+    [InlineData(64 * 1024)]
+    [InlineData(160 * 1024)] // beyond any fixed buffer a reader might pick: only the sender's SO_SNDBUF bounds a record
+    public void StdinThroughBigPacketsArrivesByteExact(int packet)
+    {
+        using var h = new EngineHarness(fx);
+        string id = fx.NewId("stdin");
+        h.CreateOk(new CreateRequest { Id = id, BundlePath = fx.Bundle(id, ["sha256sum"]), Stdin = true });
+        string path = Temp("attach.sock");
+        h.Engine.Attach(id, path, stopAfterStdinEof: true);
+        using var c = new Client(path);
+        fx.Start(id);
+        byte[] data = new byte[3 * 1024 * 1024 + 12345];
+        new Random(packet).NextBytes(data);
+        SendAll(h, c.Socket, data, packet);
+        c.Socket.Shutdown(SocketShutdown.Send);
+        Assert.Equal(0, h.WaitExit(id));
+        h.RunUntil(() => { c.Poll(); return c.Closed; }, what: "client closed");
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data)) + "  -\n", c.Stream(2));
+    }
+
+    /// <summary>Sends <paramref name="data"/> in SEQPACKET records of <paramref name="packet"/> bytes while the engine's loop runs on this thread.</summary>
+    internal static void SendAll(EngineHarness h, Socket s, byte[] data, int packet)
+    {
+        s.SendBufferSize = Math.Max(s.SendBufferSize, packet * 2);
+        for (int off = 0; off < data.Length;)
+        {
+            int n = Math.Min(packet, data.Length - off);
+            try
+            {
+                Assert.Equal(n, s.Send(data, off, n, SocketFlags.None)); // a record goes whole or not at all
+                off += n;
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+            {
+                h.Loop.RunOnce(10);
+            }
+        }
+    }
+
     [Fact]
     public void ASlowAttachClientHoldsTheOutputBackAndGetsEveryByte()
     {

@@ -52,6 +52,11 @@ public class PodmanConmonTests(PodmanE2eFixture fx) : IClassFixture<PodmanE2eFix
     [InlineData("exec_i")]
     [InlineData("exec_t")]
     [InlineData("exec_d")]
+    [InlineData("exec_i_big_byte_exact")]
+    [InlineData("run_i_big_byte_exact")]
+    [InlineData("run_preserve_fds")]
+    [InlineData("exec_preserve_fds")]
+    [InlineData("run_timeout_255")]
     [InlineData("attach_no_stdin")]
     [InlineData("wait_exit_code")]
     [InlineData("attach_stdin")]
@@ -87,8 +92,12 @@ public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
     /// <summary>Starts podmon with fd 3 = a FIFO opened read-write (a pipe) and reads the first sync message.</summary>
     Launch Start(string[] command, params string[] extra) => Start(command, (_, _) => extra);
 
-    Launch Start(string[] command, Func<string, string, string[]> extraFor, string? stdoutFile = null)
+    /// <param name="preserved">files opened at fds 3, 4, … of the monitor (podman's --preserve-fds); the sync pipe comes after them.</param>
+    Launch Start(string[] command, Func<string, string, string[]> extraFor, string? stdoutFile = null, string[]? preserved = null)
     {
+        preserved ??= [];
+        int syncFd = 3 + preserved.Length;
+        string opens = string.Concat(preserved.Select((f, i) => $" {3 + i}<'{f}'"));
         string id = _fx.NewId("cm");
         string bundle = _fx.Bundle(id, command);
         string dir = Path.Combine(_fx.Root, "direct-" + id);
@@ -97,7 +106,7 @@ public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
         Host.Check("/usr/bin/mkfifo", fifo);
         string[] args =
         [
-            "-c", stdoutFile is null ? $"exec 3<>\"$0\"; exec \"$@\"" : $"exec 3<>\"$0\"; exec \"$@\" </dev/null >'{stdoutFile}' 2>'{stdoutFile}.err'", fifo, PodmonProcess.BinaryPath,
+            "-c", stdoutFile is null ? $"exec {syncFd}<>\"$0\"{opens}; exec \"$@\"" : $"exec {syncFd}<>\"$0\"{opens}; exec \"$@\" </dev/null >'{stdoutFile}' 2>'{stdoutFile}.err'", fifo, PodmonProcess.BinaryPath,
             "--api-version", "1", "-c", id, "-u", id, "-n", id, "-r", RuncFixture.Runc, "--runtime-arg", $"--root={_fx.StateDir}",
             "-b", bundle, "-p", Path.Combine(bundle, "pidfile"), "-P", Path.Combine(dir, "conmon.pid"),
             "-l", $"k8s-file:{Path.Combine(dir, "ctr.log")}", "--exit-dir", dir, "--socket-dir-path", Path.Combine(dir, "socks"),
@@ -109,7 +118,7 @@ public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
         using var r = new StreamReader(syncEnd);
         var psi = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string a in args) psi.ArgumentList.Add(a);
-        psi.Environment["_OCI_SYNCPIPE"] = "3";
+        psi.Environment["_OCI_SYNCPIPE"] = syncFd.ToString();
         var sw = Stopwatch.StartNew();
         using Process p = Process.Start(psi)!;
         Task<string> o = p.StandardOutput.ReadToEndAsync(), e = p.StandardError.ReadToEndAsync();
@@ -247,6 +256,84 @@ public class ConmonDirectLaunchTests : IClassFixture<RuncFixture>
         Assert.Equal("6", File.ReadAllText(exitFile));
         Assert.Equal("straight-through\n", File.ReadAllText(outFile));
         Assert.False(File.Exists(Path.Combine(l.Dir, "ctr.log")) && new FileInfo(Path.Combine(l.Dir, "ctr.log")).Length > 0, "passthrough output was logged");
+    }
+
+    [Fact]
+    public void Stdin_through_64KiB_packets_arrives_byte_exact()
+    {
+        Launch l = Start(["sha256sum"], "-i");
+        Assert.Equal(0, l.Launcher.ExitCode);
+        using var attach = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Seqpacket, System.Net.Sockets.ProtocolType.Unspecified);
+        attach.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(Path.Combine(l.Bundle, "attach")));
+        attach.SendBufferSize = 256 * 1024;
+        _fx.Start(l.Id);
+        byte[] data = new byte[4 * 1024 * 1024 + 777];
+        new Random(64).NextBytes(data);
+        for (int off = 0; off < data.Length; off += 64 * 1024)
+            attach.Send(data, off, Math.Min(64 * 1024, data.Length - off), System.Net.Sockets.SocketFlags.None);
+        attach.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        string exitFile = Path.Combine(l.Dir, l.Id);
+        Assert.True(PodmonProcess.WaitUntil(() => File.Exists(exitFile), 20_000), "no exit file");
+        Assert.Equal("0", File.ReadAllText(exitFile));
+        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data));
+        Assert.Contains(File.ReadAllLines(Path.Combine(l.Dir, "ctr.log")), x => x.EndsWith($" stdout F {hash}  -", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Preserved_fds_reach_the_container_at_the_same_numbers()
+    {
+        // podman --preserve-fds 2: the fds at 3 and 4 of the monitor, `--runtime-opt --preserve-fds --runtime-opt 2`.
+        string dir = Path.Combine(_fx.Root, "pfd-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        string first = Path.Combine(dir, "first"), second = Path.Combine(dir, "second");
+        File.WriteAllText(first, "from-fd-3\n");
+        File.WriteAllText(second, "from-fd-4\n");
+        Launch l = Start(["sh", "-c", "cat <&3; cat <&4"], (_, _) => ["--runtime-opt", "--preserve-fds", "--runtime-opt", "2"], preserved: [first, second]);
+        Assert.Equal(0, l.Launcher.ExitCode);
+        Assert.Matches(@"^\{""data"": \d+\}$", l.Sync);
+        int monitor = int.Parse(File.ReadAllText(Path.Combine(l.Dir, "conmon.pid")));
+        // Handed on and let go of, as podman lets go of its copies: a pipe passed this way must see EOF when the container closes it.
+        foreach (string fd in Directory.GetFiles($"/proc/{monitor}/fd"))
+            Assert.NotEqual(first, new FileInfo(fd).LinkTarget);
+        _fx.Start(l.Id);
+        string exitFile = Path.Combine(l.Dir, l.Id);
+        Assert.True(PodmonProcess.WaitUntil(() => File.Exists(exitFile), 10_000), "no exit file");
+        Assert.Equal("0", File.ReadAllText(exitFile));
+        string[] log = File.ReadAllLines(Path.Combine(l.Dir, "ctr.log"));
+        Assert.Contains(log, x => x.EndsWith(" stdout F from-fd-3", StringComparison.Ordinal));
+        Assert.Contains(log, x => x.EndsWith(" stdout F from-fd-4", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Preserve_fds_overlapping_the_sync_pipe_is_a_clear_error()
+    {
+        Launch l = Start(["true"], "--runtime-opt", "--preserve-fds", "--runtime-opt", "2");
+        Assert.Equal(0, l.Launcher.ExitCode);
+        Assert.Matches(@"^\{""data"": -1, ""message"": ""--preserve-fds 2: fd 3 is the monitor's own sync, start or attach pipe""\}$", l.Sync);
+    }
+
+    [Fact]
+    public void Timeout_kills_the_whole_container_and_records_minus_one()
+    {
+        // conmon: on --timeout the container's process group is SIGKILLed and the exit file says -1 (podman shows 255).
+        Launch l = Start(["sh", "-c", "sleep 1000 & sleep 1000; echo not-reached"], "--timeout", "1");
+        Assert.Equal(0, l.Launcher.ExitCode);
+        int monitor = int.Parse(File.ReadAllText(Path.Combine(l.Dir, "conmon.pid")));
+        _fx.Start(l.Id);
+        string exitFile = Path.Combine(l.Dir, l.Id);
+        Assert.True(PodmonProcess.WaitUntil(() => File.Exists(exitFile), 10_000), "no exit file after the timeout");
+        Assert.Equal("-1", File.ReadAllText(exitFile));
+        Assert.True(PodmonProcess.WaitUntil(() => !PodmonProcess.IsAlive(monitor), 5000), "the monitor did not exit");
+        Assert.DoesNotContain("not-reached", File.ReadAllText(Path.Combine(l.Dir, "ctr.log")));
+    }
+
+    [Fact]
+    public void A_path_error_reads_as_a_sentence_not_a_resource_key()
+    {
+        // The static binary has no resource strings: "IO_PathNotFound_Path, /proc/…" must not reach podman.
+        Launch l = Start(["true"], "--socket-dir-path", "/proc/podmon-no-such-dir/socks");
+        Assert.Equal(0, l.Launcher.ExitCode);
+        Assert.Matches(@"^\{""data"": -1, ""message"": ""attach socket link '/proc/podmon-no-such-dir/socks/cm-\w+': '/proc/podmon-no-such-dir': No such file or directory \(ENOENT\)""\}$", l.Sync);
     }
 
     [Fact]
