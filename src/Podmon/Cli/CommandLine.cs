@@ -1,3 +1,6 @@
+using Podmon.Containers;
+using Podmon.Diagnostics;
+
 namespace Podmon.Cli;
 
 /// <summary>

@@ -1,10 +1,7 @@
+using Podmon.Containers;
+using Podmon.Diagnostics;
+
 namespace Podmon.Cli;
-
-public enum LogLevel { Trace, Debug, Info, Warn, Error, Off }
-
-public enum LogDriverKind { Stdout, Systemd, None }
-
-public enum CgroupManager { Systemd, Cgroupfs }
 
 public enum VersionVerbosity { Default, Full }
 

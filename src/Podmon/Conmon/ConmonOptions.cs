@@ -1,3 +1,4 @@
+using Podmon.Diagnostics;
 using System.Globalization;
 using Podmon.Cli;
 

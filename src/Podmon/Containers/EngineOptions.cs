@@ -1,4 +1,4 @@
-using Podmon.Cli;
+using Podmon.Diagnostics;
 using Podmon.Logging;
 
 namespace Podmon.Containers;

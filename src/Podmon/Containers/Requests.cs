@@ -1,4 +1,3 @@
-using Podmon.Cli;
 using Podmon.Logging;
 using Podmon.Sys;
 

@@ -1,4 +1,4 @@
-using Podmon.Cli;
+using Podmon.Diagnostics;
 
 namespace Podmon.Containers;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using Podmon.Cli;
 using Podmon.Sys;
 
 namespace Podmon.Diagnostics;

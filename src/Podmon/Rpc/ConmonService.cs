@@ -4,7 +4,7 @@ using Podmon.Containers;
 using Podmon.Schema;
 using Podmon.Server;
 using Podmon.Sys;
-using CliCgroupManager = Podmon.Cli.CgroupManager;
+using EngineCgroupManager = Podmon.Containers.CgroupManager;
 
 namespace Podmon.Rpc;
 
@@ -13,7 +13,7 @@ namespace Podmon.Rpc;
 /// of the server. Requests are copied into plain values for the container engine while the
 /// frame is still there; long operations answer later through a deferred call.
 /// </summary>
-public sealed partial class ConmonService(ContainerEngine containers, CliCgroupManager serverCgroupManager) : ICapability
+public sealed partial class ConmonService(ContainerEngine containers, EngineCgroupManager serverCgroupManager) : ICapability
 {
     readonly uint _pid = (uint)Libc.getpid();
 
@@ -111,8 +111,8 @@ public sealed partial class ConmonService(ContainerEngine containers, CliCgroupM
     /// The request's cgroup manager; the enum's default (systemd) falls back to the server's
     /// --cgroup-manager, so a client that never sets the field gets what the node was started with.
     /// </summary>
-    CliCgroupManager CgroupManagerOf(Schema.CgroupManager requested) =>
-        requested == Schema.CgroupManager.Cgroupfs ? CliCgroupManager.Cgroupfs : serverCgroupManager;
+    EngineCgroupManager CgroupManagerOf(Schema.CgroupManager requested) =>
+        requested == Schema.CgroupManager.Cgroupfs ? EngineCgroupManager.Cgroupfs : serverCgroupManager;
 
     static string MethodName(ushort id) => (ConmonMethod)id switch
     {

@@ -1,3 +1,5 @@
+using Podmon.Containers;
+using Podmon.Diagnostics;
 using Podmon.Cli;
 
 namespace Podmon.Tests.Cli;

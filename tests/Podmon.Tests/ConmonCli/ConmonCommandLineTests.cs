@@ -1,3 +1,4 @@
+using Podmon.Diagnostics;
 using Podmon.Cli;
 using Podmon.ConmonCli;
 
@@ -165,7 +166,7 @@ public class ConmonCommandLineTests
     [Fact]
     public void Sync_messages_are_conmons()
     {
-        Assert.Equal("{\"data\": 18451}\n", ConmonMonitor.SyncMessage(18451, null));
-        Assert.Equal("{\"data\": -1, \"message\": \"a\\\"b\\\\c\\nd\\u0001\"}\n", ConmonMonitor.SyncMessage(-1, "a\"b\\c\nd\u0001"));
+        Assert.Equal("{\"data\": 18451}\n", SyncPipe.Message(18451, null));
+        Assert.Equal("{\"data\": -1, \"message\": \"a\\\"b\\\\c\\nd\\u0001\"}\n", SyncPipe.Message(-1, "a\"b\\c\nd\u0001"));
     }
 }

@@ -16,6 +16,6 @@ static class TestConmon
             RuntimeDir = Path.GetTempPath(),
             WatchdogPath = null,
         });
-        return new ConmonService(engine, Podmon.Cli.CgroupManager.Cgroupfs);
+        return new ConmonService(engine, Podmon.Containers.CgroupManager.Cgroupfs);
     }
 }
