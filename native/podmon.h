@@ -35,9 +35,6 @@ int pm_spawn(const struct pm_spawn_args *a, int *pidfd, const char **failed_step
 
 int pm_pidfd_open(int pid, unsigned flags);
 int pm_pidfd_send_signal(int pidfd, int sig, unsigned flags);
-int pm_io_uring_setup(unsigned entries, void *params);
-int pm_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags);
-int pm_close_range(unsigned first, unsigned last, unsigned flags);
 int pm_signalfd_blocked(int fd, int flags);
 int pm_sigprocmask_blocked(int how);
 

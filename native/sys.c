@@ -37,14 +37,3 @@ int pm_pidfd_send_signal(int pidfd, int sig, unsigned flags) {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, flags);
 }
 
-int pm_io_uring_setup(unsigned entries, void *params) {
-    return (int)syscall(SYS_io_uring_setup, entries, params);
-}
-
-int pm_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags) {
-    return (int)syscall(SYS_io_uring_enter, fd, to_submit, min_complete, flags, NULL, 0);
-}
-
-int pm_close_range(unsigned first, unsigned last, unsigned flags) {
-    return (int)syscall(SYS_close_range, first, last, flags);
-}

@@ -15,7 +15,7 @@ public sealed class ConsoleSocket : IEventHandler, IDisposable
     Registration _listenReg;
     OwnedFd? _conn;
     Registration _connReg;
-    OwnedFd? _dir;
+    ShortPath? _connectPath;
 
     public string Path { get; }
 
@@ -34,13 +34,8 @@ public sealed class ConsoleSocket : IEventHandler, IDisposable
         Libc.unlink(path);
         _listener = UnixSocket.Listen(path, Libc.SOCK_STREAM, 0b111_000_000);
         _listenReg = loop.Add(_listener.Value, Libc.EPOLLIN, this);
-        ConnectPath = path;
-        if (System.Text.Encoding.UTF8.GetByteCount(path) >= Libc.SunPathLength)
-        {
-            string dir = System.IO.Path.GetDirectoryName(path)!;
-            _dir = OwnedFd.Check(Libc.open(dir, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0), "open", dir);
-            ConnectPath = $"/proc/{Libc.getpid()}/fd/{_dir.Value}/{System.IO.Path.GetFileName(path)}";
-        }
+        _connectPath = new ShortPath(path, Libc.getpid().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        ConnectPath = _connectPath.Value;
     }
 
     public static string TempPath(string dir, string prefix) =>
@@ -86,8 +81,8 @@ public sealed class ConsoleSocket : IEventHandler, IDisposable
             _listener = null;
             Libc.unlink(Path);
         }
-        _dir?.Dispose();
-        _dir = null;
+        _connectPath?.Dispose();
+        _connectPath = null;
     }
 
     /// <summary>Closes the sockets; the master (if any) now belongs to whoever took it from <see cref="TakeMaster"/>.</summary>

@@ -18,7 +18,7 @@ public sealed class EngineOptions
     /// <summary>Passed to crun as --log-level (conmon-rs maps debug, warn, error).</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Info;
 
-    public string JournalSocket { get; init; } = ContainerLog.DefaultJournalSocket;
+    public string JournalSocket { get; init; } = Logging.JournalSocket.DefaultPath;
 
     /// <summary>
     /// The pod watchdog (see native/watchdog.c): the podmon binary itself in product, a small

@@ -1,4 +1,5 @@
 using System.Text;
+using Podmon.Logging;
 using Podmon.Sys;
 
 namespace Podmon.Diagnostics;
@@ -73,42 +74,24 @@ sealed class FdSink(int fd) : ILogSink
     }
 }
 
-/// <summary>journald's native protocol: one datagram of fields to /run/systemd/journal/socket.</summary>
-sealed unsafe class JournalSink : ILogSink
+/// <summary>The monitor's own entries in the journal: PRIORITY, SYSLOG_IDENTIFIER=podmon, MESSAGE.</summary>
+sealed class JournalSink(JournalSocket journal) : ILogSink
 {
-    public const string SocketPath = "/run/systemd/journal/socket";
-    readonly OwnedFd _fd;
-
-    JournalSink(OwnedFd fd) => _fd = fd;
-
     public static JournalSink? TryOpen()
     {
-        if (!File.Exists(SocketPath)) return null;
-        try { return new JournalSink(UnixSocket.Connect(SocketPath, Libc.SOCK_DGRAM)); }
-        catch (SyscallException) { return null; }
+        try { return new JournalSink(JournalSocket.Open()); }
+        catch (Exception e) when (e is IOException or SyscallException) { return null; }
     }
 
     public void Write(LogLevel level, string message)
     {
-        int priority = level switch
+        ReadOnlySpan<byte> fields = level switch
         {
-            LogLevel.Trace or LogLevel.Debug => 7, LogLevel.Info => 6, LogLevel.Warn => 4, _ => 3,
+            LogLevel.Trace or LogLevel.Debug => "PRIORITY=7\nSYSLOG_IDENTIFIER=podmon\n"u8,
+            LogLevel.Info => "PRIORITY=6\nSYSLOG_IDENTIFIER=podmon\n"u8,
+            LogLevel.Warn => "PRIORITY=4\nSYSLOG_IDENTIFIER=podmon\n"u8,
+            _ => "PRIORITY=3\nSYSLOG_IDENTIFIER=podmon\n"u8,
         };
-        byte[] datagram = Format(priority, "podmon", message);
-        fixed (byte* p = datagram) Libc.send(_fd.Value, p, (nuint)datagram.Length, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
-    }
-
-    /// <summary>MESSAGE uses the binary field form, so any byte (newlines too) is allowed.</summary>
-    public static byte[] Format(int priority, string identifier, string message)
-    {
-        var buf = new List<byte>(64 + message.Length);
-        buf.AddRange(Encoding.UTF8.GetBytes($"PRIORITY={priority}\nSYSLOG_IDENTIFIER={identifier}\nMESSAGE\n"));
-        byte[] msg = Encoding.UTF8.GetBytes(message);
-        Span<byte> len = stackalloc byte[8];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(len, (ulong)msg.Length);
-        buf.AddRange(len.ToArray());
-        buf.AddRange(msg);
-        buf.Add((byte)'\n');
-        return buf.ToArray();
+        journal.Send(fields, Encoding.UTF8.GetBytes(message), default, wait: false);
     }
 }

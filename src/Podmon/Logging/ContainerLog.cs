@@ -9,8 +9,6 @@ public sealed class ContainerLog : IDisposable
     /// <summary>Smallest accepted maxSize: a timestamped record must fit in an empty file.</summary>
     public const ulong MinMaxSize = 128;
 
-    public const string DefaultJournalSocket = "/run/systemd/journal/socket";
-
     readonly ILogWriter[] _writers;
     readonly bool[] _failed;
 

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Podmon.Sys;
 
-/// <summary>epoll, eventfd, timerfd, inotify.</summary>
+/// <summary>epoll, eventfd, inotify.</summary>
 public static unsafe partial class Libc
 {
     public const int EPOLL_CLOEXEC = O_CLOEXEC;
@@ -11,7 +11,6 @@ public static unsafe partial class Libc
         EPOLLHUP = 0x10, EPOLLRDHUP = 0x2000, EPOLLET = 0x80000000;
 
     public const int EFD_CLOEXEC = O_CLOEXEC, EFD_NONBLOCK = O_NONBLOCK, EFD_SEMAPHORE = 1;
-    public const int TFD_CLOEXEC = O_CLOEXEC, TFD_NONBLOCK = O_NONBLOCK;
     public const int CLOCK_REALTIME = 0, CLOCK_MONOTONIC = 1;
     public const int IN_CLOEXEC = O_CLOEXEC, IN_NONBLOCK = O_NONBLOCK;
     public const uint IN_MODIFY = 0x2, IN_CLOSE_WRITE = 0x8, IN_CREATE = 0x100, IN_DELETE = 0x200,
@@ -32,13 +31,6 @@ public static unsafe partial class Libc
         public long Nsec;
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    public struct Itimerspec
-    {
-        public Timespec Interval;
-        public Timespec Value;
-    }
-
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int epoll_create1(int flags);
 
@@ -52,12 +44,6 @@ public static unsafe partial class Libc
     public static partial int eventfd(uint initval, int flags);
 
     [LibraryImport(Lib, SetLastError = true)]
-    public static partial int timerfd_create(int clockid, int flags);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int timerfd_settime(int fd, int flags, Itimerspec* value, Itimerspec* old);
-
-    [LibraryImport(Lib, SetLastError = true)]
     public static partial int clock_gettime(int clockid, Timespec* tp);
 
     [LibraryImport(Lib, SetLastError = true)]
@@ -65,9 +51,6 @@ public static unsafe partial class Libc
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int inotify_add_watch(int fd, string path, uint mask);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int inotify_rm_watch(int fd, int wd);
 
     /// <summary>Monotonic clock in milliseconds.</summary>
     public static long MonotonicMs()

@@ -54,12 +54,6 @@ public static unsafe partial class Libc
     public static partial int getpid();
 
     [LibraryImport(Lib)]
-    public static partial int getppid();
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int setsid();
-
-    [LibraryImport(Lib)]
     public static partial int gettid();
 
     [LibraryImport(Lib, SetLastError = true)]

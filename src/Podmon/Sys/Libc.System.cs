@@ -32,18 +32,6 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int setns(int fd, int nstype);
 
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int posix_openpt(int flags);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int grantpt(int fd);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int unlockpt(int fd);
-
-    [LibraryImport(Lib, SetLastError = true)]
-    public static partial int ptsname_r(int fd, byte* buf, nuint len);
-
     public static void SetWindowSize(int fd, ushort cols, ushort rows)
     {
         WinSize ws = new() { Rows = rows, Cols = cols };

@@ -38,15 +38,6 @@ public static unsafe partial class Native
     [LibraryImport(Lib, EntryPoint = "pm_pidfd_send_signal", SetLastError = true)]
     public static partial int PidfdSendSignal(int pidfd, int sig, uint flags);
 
-    [LibraryImport(Lib, EntryPoint = "pm_io_uring_setup", SetLastError = true)]
-    public static partial int IoUringSetup(uint entries, void* parameters);
-
-    [LibraryImport(Lib, EntryPoint = "pm_io_uring_enter", SetLastError = true)]
-    public static partial int IoUringEnter(int fd, uint toSubmit, uint minComplete, uint flags);
-
-    [LibraryImport(Lib, EntryPoint = "pm_close_range", SetLastError = true)]
-    public static partial int CloseRange(uint first, uint last, uint flags);
-
     /// <summary>A signalfd for the signals the early constructor blocked (not SIGPIPE).</summary>
     [LibraryImport(Lib, EntryPoint = "pm_signalfd_blocked", SetLastError = true)]
     public static partial int SignalfdBlocked(int fd, int flags);

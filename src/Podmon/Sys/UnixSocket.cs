@@ -54,27 +54,11 @@ public static unsafe class UnixSocket
 
     static void WithShortPath<T>(string path, T state, AddrAction<T> action)
     {
-        OwnedFd? dir = null;
-        string target = path;
-        try
-        {
-            if (Encoding.UTF8.GetByteCount(path) >= Libc.SunPathLength)
-            {
-                string parent = Path.GetDirectoryName(path) ?? "/";
-                dir = OwnedFd.Check(Libc.open(parent, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0), "open", parent);
-                target = $"/proc/self/fd/{dir.Value}/{Path.GetFileName(path)}";
-                if (Encoding.UTF8.GetByteCount(target) >= Libc.SunPathLength)
-                    throw new SyscallException("bind", Errno.ENAMETOOLONG, path);
-            }
-            Libc.SockaddrUn addr = default;
-            addr.Family = Libc.AF_UNIX;
-            int n = Encoding.UTF8.GetBytes(target, new Span<byte>(addr.Path, Libc.SunPathLength - 1));
-            action(state, &addr, (uint)(sizeof(ushort) + n + 1));
-        }
-        finally
-        {
-            dir?.Dispose();
-        }
+        using var reachable = new ShortPath(path, "self");
+        Libc.SockaddrUn addr = default;
+        addr.Family = Libc.AF_UNIX;
+        int n = Encoding.UTF8.GetBytes(reachable.Value, new Span<byte>(addr.Path, Libc.SunPathLength - 1));
+        action(state, &addr, (uint)(sizeof(ushort) + n + 1));
     }
 
     /// <summary>Sends bytes with fds attached (SCM_RIGHTS).</summary>
@@ -138,4 +122,33 @@ public static unsafe class UnixSocket
     }
 
     static int CmsgSpace(int dataLen) => sizeof(Libc.CmsgHdr) + ((dataLen + 7) & ~7);
+}
+
+/// <summary>
+/// A socket path that fits the 108-byte sun_path: the path itself, or for a longer one
+/// /proc/&lt;self|pid&gt;/fd/N/name, N an O_PATH fd of its directory held open until disposed.
+/// "self" serves this process's own bind/connect; a pid serves another process (the runtime
+/// dialing a console socket) for as long as the fd stays open.
+/// </summary>
+public sealed class ShortPath : IDisposable
+{
+    readonly OwnedFd? _dir;
+
+    public string Value { get; }
+
+    public ShortPath(string path, string process)
+    {
+        Value = path;
+        if (Encoding.UTF8.GetByteCount(path) < Libc.SunPathLength) return;
+        string parent = Path.GetDirectoryName(path) ?? "/";
+        _dir = OwnedFd.Check(Libc.open(parent, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0), "open", parent);
+        Value = $"/proc/{process}/fd/{_dir.Value}/{Path.GetFileName(path)}";
+        if (Encoding.UTF8.GetByteCount(Value) >= Libc.SunPathLength)
+        {
+            _dir.Dispose();
+            throw new SyscallException("bind", Errno.ENAMETOOLONG, path);
+        }
+    }
+
+    public void Dispose() => _dir?.Dispose();
 }
