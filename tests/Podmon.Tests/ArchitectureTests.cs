@@ -1,0 +1,57 @@
+using System.Text.RegularExpressions;
+
+namespace Podmon.Tests;
+
+/// <summary>
+/// Dependencies point from the front ends (Cli, Conmon, Rpc, Server) to the core (Sys, Loop,
+/// Logging, Containers, Diagnostics), never back: the core is what every front end shares, so it
+/// must not know any of them. Read from the source, so a new import fails here first.
+/// </summary>
+public partial class ArchitectureTests
+{
+    static readonly string[] Core = ["Sys", "Loop", "Logging", "Containers", "Diagnostics"];
+    static readonly string[] FrontEnds = ["Podmon.Cli", "Podmon.ConmonCli", "Podmon.Rpc", "Podmon.Server", "Podmon.Schema"];
+
+    [GeneratedRegex(@"\bPodmon\.(Cli|ConmonCli|Rpc|Server|Schema)\b")]
+    private static partial Regex FrontEndName();
+
+    static string Src => Path.Combine(FindRepo(), "src", "Podmon");
+
+    static string FindRepo()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (Directory.Exists(Path.Combine(d.FullName, "src", "Podmon", "Containers"))) return d.FullName;
+        throw new DirectoryNotFoundException("the repository (src/Podmon) above the test binaries");
+    }
+
+    public static TheoryData<string> CoreFolders() => [.. Core];
+
+    [Theory]
+    [MemberData(nameof(CoreFolders))]
+    public void Core_imports_no_front_end(string folder)
+    {
+        var offenders = new List<string>();
+        string[] files = Directory.GetFiles(Path.Combine(Src, folder), "*.cs", SearchOption.AllDirectories);
+        Assert.NotEmpty(files);
+        foreach (string file in files)
+        {
+            string[] lines = File.ReadAllLines(file);
+            for (int i = 0; i < lines.Length; i++)
+            {
+                string code = lines[i].TrimStart();
+                if (code.StartsWith("//", StringComparison.Ordinal)) continue;
+                if (FrontEndName().Match(code) is { Success: true } m)
+                    offenders.Add($"{Path.GetRelativePath(Src, file)}:{i + 1}: {m.Value}");
+            }
+        }
+        Assert.True(offenders.Count == 0, $"the core must not depend on a front end ({string.Join(", ", FrontEnds)}):\n" + string.Join("\n", offenders));
+    }
+
+    [Fact]
+    public void The_check_sees_an_import()
+    {
+        Assert.Matches(FrontEndName(), "using Podmon.Cli;");
+        Assert.Matches(FrontEndName(), "var x = Podmon.Server.ServerHost.Foo;");
+        Assert.DoesNotMatch(FrontEndName(), "using Podmon.Containers;");
+    }
+}
