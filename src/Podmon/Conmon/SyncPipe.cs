@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Podmon.Server;
+using Podmon.Logging;
 using Podmon.Sys;
 
 namespace Podmon.ConmonCli;
@@ -56,7 +56,7 @@ sealed class SyncPipe
     public static string Message(int data, string? message)
     {
         var sb = new StringBuilder("{\"data\": ").Append(data.ToString(CultureInfo.InvariantCulture));
-        if (message is not null) VersionInfo.JsonString(sb.Append(", \"message\": "), message);
+        if (message is not null) sb.Append(", \"message\": ").Append(JsonEscape.Quote(message));
         return sb.Append("}\n").ToString();
     }
 

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Podmon.Logging;
 
 namespace Podmon.Server;
 
@@ -52,28 +53,7 @@ public static class VersionInfo
     {
         sb.Append('"').Append(name).Append("\":");
         if (raw) sb.Append(value);
-        else JsonString(sb, value);
+        else sb.Append(JsonEscape.Quote(value));
         sb.Append(',');
-    }
-
-    public static void JsonString(StringBuilder sb, string s)
-    {
-        sb.Append('"');
-        foreach (char c in s)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                default:
-                    if (c < 0x20) sb.Append("\\u").Append(((int)c).ToString("x4"));
-                    else sb.Append(c);
-                    break;
-            }
-        }
-        sb.Append('"');
     }
 }
