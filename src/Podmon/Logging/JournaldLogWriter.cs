@@ -43,6 +43,8 @@ public sealed unsafe class JournaldLogWriter : ILogWriter
         return new JournaldLogWriter(fd, containerId, extraFields ?? []);
     }
 
+    public LogFile? OutputFile => null;
+
     public void Write(Pipe pipe, ReadOnlySpan<byte> data, in LogTime time)
     {
         byte[] fields = pipe == Pipe.Stdout ? _stdoutFields : _stderrFields;

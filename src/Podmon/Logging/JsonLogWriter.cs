@@ -15,6 +15,8 @@ public sealed class JsonLogWriter(LogFile file) : ILogWriter
     static ReadOnlySpan<byte> Replacement => "\uFFFD"u8;
     static ReadOnlySpan<byte> Hex => "0123456789abcdef"u8;
 
+    public LogFile? OutputFile => file;
+
     public void Write(Pipe pipe, ReadOnlySpan<byte> data, in LogTime time)
     {
         Span<byte> prefix = stackalloc byte[64];
