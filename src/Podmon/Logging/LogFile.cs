@@ -15,7 +15,8 @@ namespace Podmon.Logging;
 /// fails or comes up short is cut back (ftruncate) to the end of the last whole record; that
 /// record's rest and everything staged after it are dropped, and every later record is tried
 /// again, so logging resumes by itself when space returns. One warning when an episode starts,
-/// one with the byte count when it ends.</para>
+/// one with the byte count when it ends: at the first write that succeeds a second or more after
+/// the last failure (a nearly full disk lets some writes through: that is still one episode).</para>
 /// <para>Creation: opening neither creates-and-keeps nor truncates for good. A file that was
 /// there is emptied (<see cref="Create"/>) only at <see cref="Commit"/> or the first write, so a
 /// container that never came to exist leaves it untouched, and <see cref="Discard"/> removes a
@@ -33,6 +34,9 @@ public sealed class LogFile : IDisposable
     bool _dropping;     // the current record lost a piece: its rest is dropped too
     bool _failing;      // in a write-failure episode
     long _lost;         // bytes of records lost in this episode
+    long _lastFailureMs;
+    int _errno;         // what started the episode
+    const int EpisodeEndMs = 1000;
 
     public string Path { get; }
     public ulong MaxSize { get; }
@@ -169,7 +173,7 @@ public sealed class LogFile : IDisposable
         }
         int nl = data.LastIndexOf((byte)'\n');
         _tail = nl < 0 ? _tail + data.Length : data.Length - nl - 1;
-        if (_failing) EndEpisode("");
+        if (_failing && Libc.MonotonicMs() - _lastFailureMs >= EpisodeEndMs) EndEpisode("");
     }
 
     /// <summary>
@@ -193,14 +197,16 @@ public sealed class LogFile : IDisposable
         }
         _lost += torn + data.Length - done;
         _dropping = true;
+        _lastFailureMs = Libc.MonotonicMs();
         if (_failing) return;
         _failing = true;
+        _errno = errno;
         Log.Warn($"log file '{Path}': write: {Errno.Describe(errno)}: container output is dropped (whole records) until it can be written again");
     }
 
     void EndEpisode(string how)
     {
-        Log.Warn($"log file '{Path}': {_lost} bytes of container output lost while it could not be written{how}");
+        Log.Warn($"log file '{Path}': {Errno.Describe(_errno)}: {_lost} bytes of container output lost{how}");
         _failing = false;
         _lost = 0;
     }
@@ -237,7 +243,7 @@ public sealed class LogFile : IDisposable
         try
         {
             Flush();
-            if (_failing) EndEpisode(" (still failing when the log was closed)");
+            if (_failing) EndEpisode(" (until the log was closed)");
         }
         finally { _fd.Dispose(); }
     }
