@@ -158,6 +158,7 @@ sealed class CreateOperation : IChildExitHandler
             }
             OwnedFd? pidfd = _engine.Reaper.Claim(pid, _container);
             if (pidfd is not null) _engine.Watchdog?.Register(pidfd.Value);
+            _container.Log.Commit();
             _container.Started(pid, pidfd);
             _engine.Register(_container);
             DisposeRuntimeIo();
@@ -184,6 +185,7 @@ sealed class CreateOperation : IChildExitHandler
     void Fail(string error)
     {
         DisposeRuntimeIo();
+        _container?.Log.Discard();
         _container?.Close();
         _engine.Unreserve(_req.Id);
         Release();

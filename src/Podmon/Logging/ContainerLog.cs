@@ -22,7 +22,11 @@ public sealed class ContainerLog : IDisposable
 
     public int Count => _writers.Length;
 
-    /// <summary>Checks the drivers and opens (truncates) their files; any problem is an exception naming it.</summary>
+    /// <summary>
+    /// Checks the drivers and opens their files; any problem is an exception naming it. A file is
+    /// truncated only at <see cref="Commit"/> (or its first record), and <see cref="Discard"/>
+    /// removes the ones that did not exist, so a failed create changes no log file.
+    /// </summary>
     public static ContainerLog Open(IReadOnlyList<LogDriverConfig> drivers, string containerId, string journalSocket)
     {
         foreach (LogDriverConfig d in drivers)
@@ -50,7 +54,11 @@ public sealed class ContainerLog : IDisposable
         }
         catch
         {
-            foreach (ILogWriter w in writers) w.Dispose();
+            foreach (ILogWriter w in writers)
+            {
+                w.OutputFile?.Discard();
+                w.Dispose();
+            }
             throw;
         }
         return new ContainerLog([.. writers]);
@@ -72,6 +80,22 @@ public sealed class ContainerLog : IDisposable
                 _failed[i] = true;
             }
         }
+    }
+
+    /// <summary>The container exists: every file becomes its log (a file that was there is emptied now unless appending).</summary>
+    public void Commit()
+    {
+        foreach (ILogWriter w in _writers)
+        {
+            try { w.OutputFile?.Commit(); }
+            catch (Exception e) { Log.Error($"container log: {e.Message}"); }
+        }
+    }
+
+    /// <summary>The container never came to exist: files created for it and never written are removed.</summary>
+    public void Discard()
+    {
+        foreach (ILogWriter w in _writers) w.OutputFile?.Discard();
     }
 
     public void Sync()

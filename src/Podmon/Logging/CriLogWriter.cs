@@ -14,7 +14,7 @@ public sealed class CriLogWriter(LogFile file) : ILogWriter
     static ReadOnlySpan<byte> Stdout => " stdout "u8;
     static ReadOnlySpan<byte> Stderr => " stderr "u8;
 
-    public LogFile File => file;
+    public LogFile? OutputFile => file;
 
     public void Write(Pipe pipe, ReadOnlySpan<byte> data, in LogTime time)
     {

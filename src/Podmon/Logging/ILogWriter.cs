@@ -6,6 +6,9 @@ namespace Podmon.Logging;
 /// </summary>
 public interface ILogWriter : IDisposable
 {
+    /// <summary>The file it writes to (null for journald).</summary>
+    LogFile? OutputFile { get; }
+
     void Write(Pipe pipe, ReadOnlySpan<byte> data, in LogTime time);
 
     /// <summary>Makes everything written so far durable (fsync).</summary>

@@ -37,6 +37,8 @@ public sealed class JournaldLogWriter : ILogWriter
         catch (IOException e) { throw new IOException($"journald log driver: {e.Message}", e); }
     }
 
+    public LogFile? OutputFile => null;
+
     public void Write(Pipe pipe, ReadOnlySpan<byte> data, in LogTime time)
     {
         byte[] fields = pipe == Pipe.Stdout ? _stdoutFields : _stderrFields;

@@ -8,6 +8,8 @@ namespace Podmon.Logging;
 /// </summary>
 public sealed class JsonLogWriter(LogFile file) : ILogWriter
 {
+    public LogFile? OutputFile => file;
+
     public void Write(Pipe pipe, ReadOnlySpan<byte> data, in LogTime time)
     {
         Span<byte> prefix = stackalloc byte[64];

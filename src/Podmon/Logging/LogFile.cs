@@ -1,57 +1,112 @@
+using Podmon.Diagnostics;
 using Podmon.Sys;
 
 namespace Podmon.Logging;
 
 /// <summary>
-/// A log file with a hard size limit. Records are staged in the thread's format buffer and
-/// written when it fills or at <see cref="Flush"/> (end of every chunk), so nothing is buffered
-/// between chunks. <see cref="BeginRecord"/> enforces <see cref="MaxSize"/>: if the next record
+/// A log file of newline-terminated records (each record ends with its only '\n': CRI and JSON
+/// both escape or split on newlines) with a hard size limit. Records are staged in the thread's
+/// format buffer and written when it fills or at <see cref="Flush"/> (end of every chunk), so
+/// nothing is buffered between chunks.
+/// <para>Size: <see cref="BeginRecord"/> enforces <see cref="MaxSize"/>: if the next record
 /// would push the file past it, the file is truncated to 0 first (reopened by path with O_TRUNC,
-/// as conmon does), so the file never exceeds the limit, not even by one line.
+/// as conmon does), so the file never exceeds the limit, not even by one line.</para>
+/// <para>Write failures (a full disk): the file only ever holds whole records. A write that
+/// fails or comes up short is cut back (ftruncate) to the end of the last whole record; that
+/// record's rest and everything staged after it are dropped, and every later record is tried
+/// again, so logging resumes by itself when space returns. One warning when an episode starts,
+/// one with the byte count when it ends: at the first write that succeeds a second or more after
+/// the last failure (a nearly full disk lets some writes through: that is still one episode).</para>
+/// <para>Creation: opening neither creates-and-keeps nor truncates for good. A file that was
+/// there is emptied (<see cref="Create"/>) only at <see cref="Commit"/> or the first write, so a
+/// container that never came to exist leaves it untouched, and <see cref="Discard"/> removes a
+/// file this object created and never wrote.</para>
 /// </summary>
 public sealed class LogFile : IDisposable
 {
-    const int Flags = Libc.O_WRONLY | Libc.O_CREAT | Libc.O_APPEND | Libc.O_CLOEXEC;
+    const int Flags = Libc.O_WRONLY | Libc.O_APPEND | Libc.O_CLOEXEC;
 
     readonly uint _mode;
     OwnedFd _fd;
     int _pending;
+    bool _created, _truncateOnCommit, _committed;
+    long _tail;         // bytes at the end of the file after its last newline: a record being written
+    bool _dropping;     // the current record lost a piece: its rest is dropped too
+    bool _failing;      // in a write-failure episode
+    long _lost;         // bytes of records lost in this episode
+    long _lastFailureMs;
+    int _errno;         // what started the episode
+    const int EpisodeEndMs = 1000;
 
     public string Path { get; }
     public ulong MaxSize { get; }
+    /// <summary>The file's size once the records begun so far are written (what the size limit counts).</summary>
     public long Written { get; private set; }
 
-    LogFile(string path, ulong maxSize, uint mode, OwnedFd fd)
+    LogFile(string path, ulong maxSize, uint mode)
     {
         Path = path;
         MaxSize = maxSize;
         _mode = mode;
-        _fd = fd;
+        _fd = OpenNew(out _created);
     }
 
-    /// <summary>Creates or truncates the file (like conmon-rs at container creation).</summary>
-    public static LogFile Create(string path, ulong maxSize, uint mode) =>
-        new(path, maxSize, mode, OpenFile(path, Libc.O_TRUNC, mode));
+    /// <summary>A log that starts empty (conmon-rs); a file already there is emptied at <see cref="Commit"/>.</summary>
+    public static LogFile Create(string path, ulong maxSize, uint mode)
+    {
+        var f = new LogFile(path, maxSize, mode);
+        f._truncateOnCommit = !f._created;
+        return f;
+    }
 
     /// <summary>Opens for appending, keeping what the file has (conmon); the size limit counts it.</summary>
     public static LogFile Append(string path, ulong maxSize, uint mode)
     {
-        var f = new LogFile(path, maxSize, mode, OpenFile(path, 0, mode));
-        f.Written = Errno.Check(Libc.lseek(f._fd.Value, 0, Libc.SEEK_END), "lseek");
+        var f = new LogFile(path, maxSize, mode);
+        f.Written = Errno.Check(Libc.lseek(f._fd.Value, 0, Libc.SEEK_END), "lseek", $"log file '{path}'");
         return f;
     }
 
-    static OwnedFd OpenFile(string path, int extra, uint mode) =>
-        OwnedFd.Check(Libc.open(path, Flags | extra, (int)mode), "open", $"log file '{path}'");
+    OwnedFd OpenNew(out bool created)
+    {
+        int fd = Libc.open(Path, Flags | Libc.O_CREAT | Libc.O_EXCL, (int)_mode);
+        created = fd >= 0;
+        if (fd < 0 && Errno.Last == Errno.EEXIST) fd = Libc.open(Path, Flags | Libc.O_CREAT, (int)_mode);
+        return OwnedFd.Check(fd, "open", $"log file '{Path}'");
+    }
+
+    OwnedFd OpenFile(int extra) =>
+        OwnedFd.Check(Libc.open(Path, Flags | Libc.O_CREAT | extra, (int)_mode), "open", $"log file '{Path}'");
+
+    /// <summary>The container exists: the file is the log now (emptied if it was there before).</summary>
+    public void Commit()
+    {
+        if (_committed) return;
+        _committed = true;
+        if (!_truncateOnCommit) return;
+        _truncateOnCommit = false;
+        Errno.Check(Libc.ftruncate(_fd.Value, 0), "ftruncate", $"log file '{Path}'");
+    }
+
+    /// <summary>The container never came to exist: removes the file if this object created it and wrote nothing.</summary>
+    public void Discard()
+    {
+        if (_created && !_committed) Libc.unlink(Path);
+        _created = false;
+    }
 
     /// <summary>Makes room for a record of <paramref name="length"/> bytes (≤ MaxSize).</summary>
     public void BeginRecord(int length)
     {
+        _dropping = false;
         if (MaxSize > 0 && (ulong)(Written + length) > MaxSize)
         {
             Flush();
             Libc.fsync(_fd.Value);
-            ReplaceFd(OpenFile(Path, Libc.O_TRUNC, _mode));
+            ReplaceFd(OpenFile(Libc.O_TRUNC));
+            _committed = true;
+            _truncateOnCommit = false;
+            _tail = 0;
             Written = 0;
         }
         Written += length;
@@ -60,14 +115,19 @@ public sealed class LogFile : IDisposable
     public void Append(ReadOnlySpan<byte> data)
     {
         byte[] buf = Scratch.FormatBuffer;
-        if (_pending + data.Length > buf.Length)
+        if (!_dropping && _pending + data.Length > buf.Length)
         {
             Flush();
-            if (data.Length > buf.Length)
+            if (!_dropping && data.Length > buf.Length)
             {
-                Libc.WriteAll(_fd.Value, data);
+                WriteOut(data);
                 return;
             }
+        }
+        if (_dropping)
+        {
+            _lost += data.Length;
+            return;
         }
         data.CopyTo(buf.AsSpan(_pending));
         _pending += data.Length;
@@ -75,8 +135,9 @@ public sealed class LogFile : IDisposable
 
     public void Append(byte b)
     {
-        if (_pending == Scratch.Size) Flush();
-        Scratch.FormatBuffer[_pending++] = b;
+        if (!_dropping && _pending == Scratch.Size) Flush();
+        if (_dropping) _lost++;
+        else Scratch.FormatBuffer[_pending++] = b;
     }
 
     /// <summary>Writes the staged bytes to the file.</summary>
@@ -85,7 +146,69 @@ public sealed class LogFile : IDisposable
         if (_pending == 0) return;
         int n = _pending;
         _pending = 0;
-        Libc.WriteAll(_fd.Value, Scratch.FormatBuffer.AsSpan(0, n));
+        WriteOut(Scratch.FormatBuffer.AsSpan(0, n));
+    }
+
+    unsafe void WriteOut(ReadOnlySpan<byte> data)
+    {
+        if (!_committed)
+        {
+            try { Commit(); }
+            catch (SyscallException e) { Log.Error(e.Message); }
+        }
+        int done = 0;
+        fixed (byte* p = data)
+        {
+            while (done < data.Length)
+            {
+                nint n = Libc.write(_fd.Value, p + done, (nuint)(data.Length - done));
+                if (n > 0) done += (int)n;
+                else if (n < 0 && Errno.Last == Errno.EINTR) continue;
+                else
+                {
+                    CutBack(data, done, n < 0 ? Errno.Last : Errno.ENOSPC);
+                    return;
+                }
+            }
+        }
+        int nl = data.LastIndexOf((byte)'\n');
+        _tail = nl < 0 ? _tail + data.Length : data.Length - nl - 1;
+        if (_failing && Libc.MonotonicMs() - _lastFailureMs >= EpisodeEndMs) EndEpisode("");
+    }
+
+    /// <summary>
+    /// A write failed after <paramref name="done"/> bytes of <paramref name="data"/>: the file is
+    /// cut back to the end of its last whole record, the rest of the data and of the current
+    /// record are dropped.
+    /// </summary>
+    void CutBack(ReadOnlySpan<byte> data, int done, int errno)
+    {
+        int nl = data[..done].LastIndexOf((byte)'\n');
+        long torn = nl < 0 ? _tail + done : done - nl - 1;
+        long end = Libc.lseek(_fd.Value, 0, Libc.SEEK_END);
+        if (end < 0)
+            Log.Error($"log file '{Path}': lseek: {Errno.Describe(Errno.Last)}");
+        else if (torn > 0 && Libc.ftruncate(_fd.Value, Math.Max(0, end - torn)) < 0)
+            Log.Error($"log file '{Path}': cutting back a torn record: ftruncate: {Errno.Describe(Errno.Last)}");
+        else
+        {
+            Written = Math.Max(0, end - torn);
+            _tail = 0;
+        }
+        _lost += torn + data.Length - done;
+        _dropping = true;
+        _lastFailureMs = Libc.MonotonicMs();
+        if (_failing) return;
+        _failing = true;
+        _errno = errno;
+        Log.Warn($"log file '{Path}': write: {Errno.Describe(errno)}: container output is dropped (whole records) until it can be written again");
+    }
+
+    void EndEpisode(string how)
+    {
+        Log.Warn($"log file '{Path}': {Errno.Describe(_errno)}: {_lost} bytes of container output lost{how}");
+        _failing = false;
+        _lost = 0;
     }
 
     public void Sync()
@@ -102,8 +225,11 @@ public sealed class LogFile : IDisposable
     public void Reopen()
     {
         Sync();
-        ReplaceFd(OpenFile(Path, 0, _mode));
-        Written = Errno.Check(Libc.lseek(_fd.Value, 0, Libc.SEEK_END), "lseek");
+        ReplaceFd(OpenFile(0));
+        _committed = true;
+        _truncateOnCommit = false;
+        _tail = 0;
+        Written = Errno.Check(Libc.lseek(_fd.Value, 0, Libc.SEEK_END), "lseek", $"log file '{Path}'");
     }
 
     void ReplaceFd(OwnedFd fd)
@@ -114,7 +240,11 @@ public sealed class LogFile : IDisposable
 
     public void Dispose()
     {
-        try { Flush(); }
+        try
+        {
+            Flush();
+            if (_failing) EndEpisode(" (until the log was closed)");
+        }
         finally { _fd.Dispose(); }
     }
 }

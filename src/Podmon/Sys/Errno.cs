@@ -25,6 +25,12 @@ public static class Errno
         return result;
     }
 
+    public static long Check(long result, string call, string detail)
+    {
+        if (result < 0) throw new SyscallException(call, Last, detail);
+        return result;
+    }
+
     public static int Check(int result, string call, string detail)
     {
         if (result < 0) throw new SyscallException(call, Last, detail);

@@ -151,6 +151,41 @@ public class LogTests(RuncFixture fx) : IClassFixture<RuncFixture>
     }
 
     [Fact]
+    public void AFailedCreateLeavesLogFilesAsTheyWere()
+    {
+        using var h = new EngineHarness(fx);
+        string kept = Temp("kept.log"), json = Temp("new.json"), cri = Temp("new.log");
+        File.WriteAllText(kept, "an earlier container's log\n");
+        LogDriverConfig[] logs =
+        [
+            new(LogDriverType.ContainerRuntimeInterface, kept),
+            new(LogDriverType.Json, json),
+            new(LogDriverType.ContainerRuntimeInterface, cri, Append: true),
+        ];
+        // the runtime fails (no such bundle), and a request refused after the logs were opened
+        CreateResult runtimeFailed = h.Create(new CreateRequest { Id = fx.NewId(), BundlePath = Temp("no-bundle"), LogDrivers = logs });
+        Assert.False(runtimeFailed.Succeeded);
+        string refusedId = fx.NewId();
+        CreateResult refused = h.Create(new CreateRequest
+        {
+            Id = refusedId, BundlePath = fx.Bundle(refusedId, ["true"]), LogDrivers = logs, Terminal = true, PassthroughStdio = true,
+        });
+        Assert.False(refused.Succeeded);
+        Assert.Equal("an earlier container's log\n", File.ReadAllText(kept));
+        Assert.False(File.Exists(json), "a failed create made the JSON log");
+        Assert.False(File.Exists(cri), "a failed create made the CRI log");
+
+        // a create that succeeds starts the log afresh (conmon-rs), before the container prints
+        string id = fx.NewId();
+        h.CreateOk(Request(id, ["echo", "mine"], logs));
+        Assert.Equal("", File.ReadAllText(kept));
+        fx.Start(id);
+        Assert.Equal(0, h.WaitExit(id));
+        Assert.Equal(["stdout F mine"], ParseCri(File.ReadAllText(kept)).Records);
+        Assert.Equal(["stdout F mine"], ParseCri(File.ReadAllText(cri)).Records);
+    }
+
+    [Fact]
     public void MaxSizeSplitsARecordLargerThanTheLimit()
     {
         string path = Temp("split.log");
