@@ -20,7 +20,8 @@ public class ServerKilledMidCreateTests(RuncFixture fx, ITestOutputHelper output
     RpcTestServer Server() =>
         new(new PodmonProcess.RuntimeDir(), RuncFixture.Runc, "--runtime-root", fx.StateDir, "--cgroup-manager", "cgroupfs");
 
-    enum Moment { BeforeRuntime, DuringRuntime, AfterRuntime, Answered }
+    /// <summary>Where the kill hit: runc not started yet (nothing made), runc create in flight, runc exited but the answer not sent, answered.</summary>
+    enum Moment { BeforeRuntime, DuringRuntime, RuntimeExitedUnanswered, Answered }
 
     [Fact]
     public void NoContainerOutlivesAServerKilledAtAnyMomentOfCreate()
@@ -81,7 +82,7 @@ public class ServerKilledMidCreateTests(RuncFixture fx, ITestOutputHelper output
             bool answered = client.ExitCode == 0 && answer.Result.Contains("containerPid");
             Moment moment = answered ? Moment.Answered
                 : runtimeInFlight ? Moment.DuringRuntime
-                : made ? Moment.AfterRuntime : Moment.BeforeRuntime;
+                : made ? Moment.RuntimeExitedUnanswered : Moment.BeforeRuntime;
 
             string? orphan = null;
             bool clean = PodmonProcess.WaitUntil(() => (orphan = Orphan(id)) is null, 15_000);
@@ -91,6 +92,98 @@ public class ServerKilledMidCreateTests(RuncFixture fx, ITestOutputHelper output
         {
             s.Dispose();
             Host.Run(RuncFixture.Runc, "--root", fx.StateDir, "delete", "-f", id);
+        }
+    }
+
+    /// <summary>
+    /// A runtime that is still creating when the server dies is left to finish, then the create is
+    /// undone with `runtime <global flags> delete --force ID`, and whatever holds the container's
+    /// exec fifo (a `runc init` waiting to be started) is killed.
+    /// </summary>
+    [Fact]
+    public void ARuntimeStillCreatingIsLeftToFinishThenTheCreateIsUndone()
+    {
+        using var rt = new FakeRuntime(fx.Root, hang: false);
+        var (id, holder) = KillDuringFakeCreate(rt);
+        Assert.True(PodmonProcess.WaitUntil(() => rt.Calls.Contains(" delete "), 15_000), $"no delete: {rt.Calls}");
+        Assert.Equal([$"--root={rt.StateDir} create", "created", $"--root={rt.StateDir} delete --force {id}"],
+            rt.Calls.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(Shorten).ToArray());
+        Assert.True(PodmonProcess.WaitUntil(() => !Host.IsAlive(holder), 5_000), "the exec fifo's holder survived");
+    }
+
+    /// <summary>A runtime that never finishes is killed after a grace period, then the create is undone all the same.</summary>
+    [Fact]
+    public void AHungRuntimeIsKilledThenTheCreateIsUndone()
+    {
+        using var rt = new FakeRuntime(fx.Root, hang: true);
+        var (id, holder) = KillDuringFakeCreate(rt);
+        int runtimePid = rt.RuntimePid;
+        Assert.True(PodmonProcess.WaitUntil(() => rt.Calls.Contains(" delete "), 20_000), $"no delete: {rt.Calls}");
+        Assert.False(Host.IsAlive(runtimePid), "the hung runtime survived");
+        Assert.Equal([$"--root={rt.StateDir} create", $"--root={rt.StateDir} delete --force {id}"],
+            rt.Calls.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(Shorten).ToArray());
+        Assert.True(PodmonProcess.WaitUntil(() => !Host.IsAlive(holder), 5_000), "the exec fifo's holder survived");
+    }
+
+    /// <summary>"--root=R create --bundle … ID" → "--root=R create".</summary>
+    static string Shorten(string call) => call.Contains(" create ") ? call[..(call.IndexOf(" create ") + 7)] : call;
+
+    (string Id, int Holder) KillDuringFakeCreate(FakeRuntime rt)
+    {
+        string id = fx.NewId("fake");
+        string bundle = Path.Combine(rt.Dir, "bundle");
+        Directory.CreateDirectory(bundle);
+        var s = new RpcTestServer(new PodmonProcess.RuntimeDir(), rt.Path, "--runtime-root", rt.StateDir, "--cgroup-manager", "cgroupfs");
+        try
+        {
+            using Process client = ConmonRpc.Start("conmon-rpc", [s.Socket, "create", "--id", id, "--bundle", bundle]);
+            _ = client.StandardOutput.ReadToEndAsync();
+            _ = client.StandardError.ReadToEndAsync();
+            Assert.True(PodmonProcess.WaitUntil(() => File.Exists(rt.HolderFile), 15_000), "the runtime never started creating");
+            Errno.Check(Libc.kill(s.Pid, Libc.SIGKILL), "kill");
+            Assert.True(client.WaitForExit(15_000), "conmon-rpc did not return after the server died");
+            return (id, int.Parse(File.ReadAllText(rt.HolderFile)));
+        }
+        finally { s.Dispose(); }
+    }
+
+    /// <summary>
+    /// A shell script in the runtime's place: `create` makes `ROOT/ID/exec.fifo`, starts a process
+    /// holding it (as a created container's `runc init` does), then takes a second (or forever)
+    /// before it exits; every call is logged.
+    /// </summary>
+    sealed class FakeRuntime : IDisposable
+    {
+        public string Dir { get; }
+        public string Path => System.IO.Path.Combine(Dir, "runtime");
+        public string StateDir => System.IO.Path.Combine(Dir, "state");
+        public string HolderFile => System.IO.Path.Combine(Dir, "holder");
+        string CallsFile => System.IO.Path.Combine(Dir, "calls");
+        public string Calls => File.Exists(CallsFile) ? File.ReadAllText(CallsFile) : "";
+        public int RuntimePid => int.Parse(File.ReadAllText(System.IO.Path.Combine(Dir, "runtime.pid")));
+
+        public FakeRuntime(string root, bool hang)
+        {
+            Dir = System.IO.Path.Combine(root, $"fake-{Guid.NewGuid():N}");
+            Directory.CreateDirectory(StateDir);
+            File.WriteAllText(Path, $$"""
+                #!/bin/sh
+                echo "$*" >> {{CallsFile}}
+                case " $* " in *" create "*) ;; *) exit 0 ;; esac
+                echo $$ > {{Dir}}/runtime.pid
+                for id; do :; done
+                mkdir -p {{StateDir}}/$id && : > {{StateDir}}/$id/exec.fifo
+                sleep 1000 5<{{StateDir}}/$id/exec.fifo >/dev/null 2>&1 &
+                echo $! > {{HolderFile}}.tmp && mv {{HolderFile}}.tmp {{HolderFile}}
+                {{(hang ? "exec sleep 1000" : "sleep 1")}}
+                echo created >> {{CallsFile}}
+                """);
+            File.SetUnixFileMode(Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        public void Dispose()
+        {
+            try { Directory.Delete(Dir, true); } catch (IOException) { }
         }
     }
 
