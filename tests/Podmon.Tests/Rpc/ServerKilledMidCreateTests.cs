@@ -33,9 +33,10 @@ public class ServerKilledMidCreateTests(RuncFixture fx, ITestOutputHelper output
         {
             // From 0 to 1.3 times a create's duration: before, during and after runc create.
             double delayMs = createMs * 1.3 * trial / (Trials - 1);
-            (Moment moment, string? orphan) = Trial(delayMs);
+            bool terminal = trial % 3 == 2; // the runtime then also talks to podmon's console socket
+            (Moment moment, string? orphan) = Trial(delayMs, terminal);
             counts[moment] = counts.GetValueOrDefault(moment) + 1;
-            output.WriteLine($"trial {trial}: killed after {delayMs:F0} ms, {moment}{(orphan is null ? "" : ": " + orphan)}");
+            output.WriteLine($"trial {trial}{(terminal ? " (terminal)" : "")}: killed after {delayMs:F0} ms, {moment}{(orphan is null ? "" : ": " + orphan)}");
             if (orphan is not null) failures.Add($"trial {trial} ({moment}, {delayMs:F0} ms): {orphan}");
         }
         output.WriteLine($"create takes {createMs:F0} ms; killed: " + string.Join(", ", counts.Select(kv => $"{kv.Key} {kv.Value}")));
@@ -62,14 +63,15 @@ public class ServerKilledMidCreateTests(RuncFixture fx, ITestOutputHelper output
         return times.Order().ElementAt(1);
     }
 
-    (Moment, string? Orphan) Trial(double delayMs)
+    (Moment, string? Orphan) Trial(double delayMs, bool terminal)
     {
         string id = fx.NewId("mid");
-        string bundle = fx.Bundle(id, ["sleep", "1000"]);
+        string bundle = fx.Bundle(id, ["sleep", "1000"], terminal);
         var s = Server();
         try
         {
-            using Process client = ConmonRpc.Start("conmon-rpc", [s.Socket, "create", "--id", id, "--bundle", bundle]);
+            using Process client = ConmonRpc.Start("conmon-rpc",
+                [s.Socket, "create", "--id", id, "--bundle", bundle, .. (terminal ? new[] { "--terminal" } : [])]);
             Task<string> answer = client.StandardOutput.ReadToEndAsync();
             _ = client.StandardError.ReadToEndAsync();
             var sw = Stopwatch.StartNew();
