@@ -111,11 +111,11 @@ public sealed class PodWatchdog : IChildExitHandler, IDisposable
         msg.Add(0);
     }
 
-    void Send(byte type, uint token)
+    void EndCreate(uint token)
     {
         if (!IsAlive) return;
         Span<byte> m = stackalloc byte[5];
-        m[0] = type;
+        m[0] = (byte)'D';
         BitConverter.TryWriteBytes(m[1..], token);
         try { SendMessage(m); }
         catch (SyscallException e) { Log.Error($"pod watchdog: could not end a create: {e.Message}"); }
@@ -143,7 +143,7 @@ public sealed class PodWatchdog : IChildExitHandler, IDisposable
         {
             if (_ended) return;
             _ended = true;
-            dog.Send((byte)'D', token);
+            dog.EndCreate(token);
         }
     }
 
