@@ -26,6 +26,11 @@ struct pm_spawn_args {
     int32_t nfds;
     int32_t new_session;         /* setsid() in the child */
     int32_t pdeath_signal;       /* 0: none */
+    /* When handoff_len > 0: before the child may exec, its pidfd and these bytes are sent over
+       handoff_fd (SCM_RIGHTS; the pod watchdog). A child whose parent dies first never execs. */
+    const void *handoff_msg;
+    int32_t handoff_len;
+    int32_t handoff_fd;
 };
 
 /* fork + exec; returns the child's pid and its pidfd (or -1 where pidfd_open is missing).

@@ -25,6 +25,7 @@ sealed class CreateOperation : IChildExitHandler
     CaptureBuffer? _runtimeStderr;
     OutputReader? _captureOut, _captureErr;
     bool _holding;
+    PodWatchdog.PendingCreate? _pending;
 
     string Verb => _req.Restore ? "restore" : "create";
 
@@ -51,6 +52,11 @@ sealed class CreateOperation : IChildExitHandler
             _container = new Container(_engine, _req, log);
             if (_req.Terminal)
                 _console = new ConsoleSocket(_engine.Loop, ConsoleSocket.TempPath(_engine.Options.RuntimeDir, "term"));
+            // The watchdog knows of the create (and gets the runtime's pidfd before it execs), so a
+            // podmon killed now leaves nothing behind: the runtime may finish and the watchdog undoes it.
+            if (_req.ExecProcessSpec is null)
+                _pending = _engine.Watchdog?.BeginCreate(_req.Id,
+                    RuntimeArgs.Global(_engine.Options, _req.Id, _req.GlobalArgs, _req.CgroupManager));
             var req = new SpawnRequest
             {
                 Path = _engine.Options.RuntimePath,
@@ -60,8 +66,9 @@ sealed class CreateOperation : IChildExitHandler
                     : RuntimeArgs.Create(_engine.Options, _req.Id, _req.BundlePath, _pidfile, _console?.ConnectPath,
                         _req.GlobalArgs, _req.CommandArgs, _req.CgroupManager, _req.Restore),
                 Environment = RuntimeArgs.Environment(_req.EnvVars),
-                // runc dies with podmon mid-create; the container itself is the watchdog's job.
-                ParentDeathSignal = Libc.SIGKILL,
+                // Without the watchdog's handoff, runc dies with podmon mid-create (best effort).
+                ParentDeathSignal = _pending is null ? Libc.SIGKILL : 0,
+                Handoff = _pending?.Handoff,
             };
             int stdinFd = -1;
             StdinWriter? stdin = null;
@@ -159,6 +166,7 @@ sealed class CreateOperation : IChildExitHandler
             OwnedFd? pidfd = _engine.Reaper.Claim(pid, _container);
             if (pidfd is not null) _engine.Watchdog?.Register(pidfd.Value);
             _container.Log.Commit();
+            _pending?.End();
             _container.Started(pid, pidfd);
             _engine.Register(_container);
             DisposeRuntimeIo();
@@ -184,6 +192,7 @@ sealed class CreateOperation : IChildExitHandler
 
     void Fail(string error)
     {
+        _pending?.End();
         DisposeRuntimeIo();
         _container?.Log.Discard();
         _container?.Close();

@@ -15,12 +15,19 @@ public static class RuntimeArgs
     public static List<string> Create(EngineOptions o, string id, string bundle, string pidfile, string? consoleSocket,
         IReadOnlyList<string> globalArgs, IReadOnlyList<string> commandArgs, CgroupManager cgroupManager, bool restore = false)
     {
-        List<string> args = Default(o, id, cgroupManager);
-        args.AddRange(globalArgs);
+        List<string> args = Global(o, id, globalArgs, cgroupManager);
         args.AddRange([restore ? "restore" : "create", "--bundle", bundle, "--pid-file", pidfile]);
         args.AddRange(commandArgs);
         if (consoleSocket is not null) args.Add($"--console-socket={consoleSocket}");
         args.Add(id);
+        return args;
+    }
+
+    /// <summary>The runtime's path and every flag that goes before the subcommand, as for create.</summary>
+    public static List<string> Global(EngineOptions o, string id, IReadOnlyList<string> globalArgs, CgroupManager cgroupManager)
+    {
+        List<string> args = Default(o, id, cgroupManager);
+        args.AddRange(globalArgs);
         return args;
     }
 

@@ -27,6 +27,9 @@ public static unsafe partial class Native
         public int FdCount;
         public int NewSession;
         public int PdeathSignal;
+        public byte* HandoffMsg;
+        public int HandoffLen;
+        public int HandoffFd;
     }
 
     [LibraryImport(Lib, EntryPoint = "pm_spawn", SetLastError = true)]

@@ -23,6 +23,12 @@ public sealed class SpawnRequest
     public bool NewSession { get; init; } = true;
     /// <summary>Signal the child gets when podmon dies (PR_SET_PDEATHSIG), 0 for none.</summary>
     public int ParentDeathSignal { get; init; }
+    /// <summary>
+    /// When set: the child's pidfd and these bytes are sent over this socket (SCM_RIGHTS) before the
+    /// child may exec, and a child whose parent dies first never execs (the pod watchdog learns of
+    /// the runtime before the runtime can make anything).
+    /// </summary>
+    public (int Socket, byte[] Message)? Handoff { get; init; }
 }
 
 public static unsafe class Spawner
@@ -76,9 +82,18 @@ public static unsafe class Spawner
             args.NewSession = req.NewSession ? 1 : 0;
             args.PdeathSignal = req.ParentDeathSignal;
 
-            int pidfd;
+            int pidfd, pid;
             byte* step;
-            int pid = Native.Spawn(&args, &pidfd, &step);
+            fixed (byte* handoff = req.Handoff?.Message)
+            {
+                if (req.Handoff is { } h)
+                {
+                    args.HandoffMsg = handoff;
+                    args.HandoffLen = h.Message.Length;
+                    args.HandoffFd = h.Socket;
+                }
+                pid = Native.Spawn(&args, &pidfd, &step);
+            }
             if (pid < 0)
             {
                 string call = Marshal.PtrToStringUTF8((nint)step) ?? "spawn";
