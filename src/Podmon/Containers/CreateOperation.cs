@@ -48,6 +48,7 @@ sealed class CreateOperation : IChildExitHandler
             if (string.IsNullOrEmpty(_req.Id)) throw new ContainerException("container id is empty");
             if (!_engine.Reserve(_req.Id)) throw new ContainerException($"container {_req.Id} already exists in this pod");
             if (string.IsNullOrEmpty(_req.BundlePath)) throw new ContainerException("bundle path is empty");
+            if (!Directory.Exists(_req.BundlePath)) throw new ContainerException($"bundle path '{_req.BundlePath}' is not a directory");
             var log = ContainerLog.Open(_req.LogDrivers, _req.Id, _engine.Options.JournalSocket);
             _container = new Container(_engine, _req, log);
             if (_req.Terminal)
