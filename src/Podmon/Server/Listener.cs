@@ -9,7 +9,7 @@ namespace Podmon.Server;
 /// is out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM) it stops watching the socket, so that a
 /// level-triggered listener with waiting clients does not spin: clients stay in the backlog and are
 /// accepted as soon as a descriptor is free (a connection closed, see <see cref="DescriptorFreed"/>)
-/// or at the next retry. One warning per episode, and one line when it ends.
+/// or at the next retry. One warning per episode, and one line when it ends (no client waits any more).
 /// </summary>
 public sealed unsafe class Listener : IEventHandler, IDisposable
 {
@@ -49,19 +49,26 @@ public sealed unsafe class Listener : IEventHandler, IDisposable
             {
                 int e = Errno.Last;
                 if (e == Errno.EINTR || e == Errno.ECONNABORTED) continue;
-                if (e == Errno.EAGAIN) return;
+                if (e == Errno.EAGAIN)
+                {
+                    if (_exhaustedSince >= 0) EndEpisode();
+                    return;
+                }
                 if (e is Errno.EMFILE or Errno.ENFILE or Errno.ENOBUFS or Errno.ENOMEM) Pause(e);
                 else Log.Warn($"accept4 on {Path}: {Errno.Describe(e)}");
                 return;
             }
-            if (_exhaustedSince >= 0)
-            {
-                Log.Warn($"accepting clients on {Path} again after {Libc.MonotonicMs() - _exhaustedSince} ms out of file descriptors ({_refused} accept attempts refused)");
-                _exhaustedSince = -1;
-                _refused = 0;
-            }
             _acceptor.Accept(new OwnedFd(client));
         }
+    }
+
+    /// <summary>Every waiting client has been accepted: the episode is over.</summary>
+    void EndEpisode()
+    {
+        Log.Warn($"accepting clients on {Path} again: every waiting client accepted after {Libc.MonotonicMs() - _exhaustedSince} ms " +
+            $"out of file descriptors ({_refused} accept attempts refused)");
+        _exhaustedSince = -1;
+        _refused = 0;
     }
 
     void Pause(int errno)
