@@ -11,6 +11,13 @@ public sealed class CapnpFormatException : Exception
     public CapnpFormatException(string message) : base(message) { }
 }
 
+/// <summary>A message grew past the <see cref="MessageBuilder.WordLimit"/> its builder was given.</summary>
+public sealed class MessageLimitException(int limitWords)
+    : Exception($"message exceeds the limit of {limitWords} words set for it")
+{
+    public int LimitWords { get; } = limitWords;
+}
+
 internal static class Throw
 {
     [DoesNotReturn]

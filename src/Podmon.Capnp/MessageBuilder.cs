@@ -8,25 +8,44 @@ namespace Podmon.Capnp;
 /// keeps the buffer, so steady-state building allocates nothing. Builders (<see cref="StructBuilder"/>,
 /// <see cref="PointerBuilder"/>, …) address the message by word index, so they stay valid when the buffer
 /// grows; spans obtained from it (<see cref="Frame"/>, <see cref="PointerBuilder.InitData"/>) do not.
+/// Buffers over <see cref="PooledMaxBytes"/> never come from or go back to the shared pool (it would keep
+/// one burst's big buffers for the life of the process), and <see cref="Reset"/> lets such a buffer go.
 /// </summary>
 public sealed class MessageBuilder : IDisposable
 {
     private const int HeaderBytes = 8; // one segment: count-1 and size, no padding
     private const int MaxWords = (int)((0x7FFF_FFC7L - HeaderBytes) / 8);
+    /// <summary>The largest buffer that is rented from and returned to <see cref="ArrayPool{T}.Shared"/>.</summary>
+    public const int PooledMaxBytes = 1024 * 1024;
 
+    private readonly int _initialBytes;
     private byte[] _buffer;
     private int _words;
+    private int _limitWords = MaxWords;
 
     public MessageBuilder(int initialCapacityBytes = 1024)
     {
-        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(initialCapacityBytes, 64));
+        _initialBytes = Math.Max(initialCapacityBytes, 64);
+        _buffer = Take(_initialBytes);
         Reset();
     }
 
-    /// <summary>Discards the content; the root pointer becomes null.</summary>
+    /// <summary>
+    /// The most words the segment may grow to (root pointer included); past it, allocation throws
+    /// <see cref="MessageLimitException"/>. Kept across <see cref="Reset"/>.
+    /// </summary>
+    public int WordLimit
+    {
+        get => _limitWords;
+        set => _limitWords = Math.Clamp(value, 1, MaxWords);
+    }
+
+    /// <summary>Discards the content; the root pointer becomes null. A buffer grown past the pool's size is dropped.</summary>
     public void Reset()
     {
         ObjectDisposedException.ThrowIf(_buffer.Length == 0, this);
+        if (_buffer.Length > PooledMaxBytes)
+            _buffer = Take(_initialBytes); // the big one is garbage now, not pooled
         _words = 1;
         _buffer.AsSpan(HeaderBytes, 8).Clear();
     }
@@ -56,14 +75,25 @@ public sealed class MessageBuilder : IDisposable
         byte[] b = _buffer;
         _buffer = [];
         if (b.Length != 0)
-            ArrayPool<byte>.Shared.Return(b);
+            Give(b);
+    }
+
+    private static byte[] Take(int bytes) =>
+        bytes <= PooledMaxBytes ? ArrayPool<byte>.Shared.Rent(bytes) : GC.AllocateUninitializedArray<byte>(bytes);
+
+    private static void Give(byte[] buffer)
+    {
+        if (buffer.Length <= PooledMaxBytes) ArrayPool<byte>.Shared.Return(buffer);
     }
 
     /// <summary>Allocates zeroed words at the end of the segment and returns the first word's index.</summary>
     internal int Allocate(long words)
     {
-        if (words > MaxWords - _words)
+        if (words > _limitWords - _words)
+        {
+            if (_limitWords < MaxWords) throw new MessageLimitException(_limitWords);
             throw new InvalidOperationException("message exceeds the maximum segment size");
+        }
         int at = _words;
         int end = at + (int)words;
         long needBytes = HeaderBytes + (long)end * 8;
@@ -77,9 +107,11 @@ public sealed class MessageBuilder : IDisposable
     private void Grow(long needBytes)
     {
         long size = Math.Max(needBytes, (long)_buffer.Length * 2);
-        byte[] next = ArrayPool<byte>.Shared.Rent((int)Math.Min(size, Array.MaxLength));
+        if (_limitWords < MaxWords) size = Math.Min(size, HeaderBytes + (long)_limitWords * 8);
+        size = Math.Max(size, needBytes);
+        byte[] next = Take((int)Math.Min(size, Array.MaxLength));
         _buffer.AsSpan(0, HeaderBytes + _words * 8).CopyTo(next);
-        ArrayPool<byte>.Shared.Return(_buffer);
+        Give(_buffer);
         _buffer = next;
     }
 

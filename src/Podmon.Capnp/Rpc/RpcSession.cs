@@ -119,11 +119,46 @@ public sealed partial class RpcSession
         }
     }
 
+    /// <summary>The most an echoed message may take; a bigger one is echoed as its ids alone.</summary>
+    internal const int EchoLimitWords = 8 * 1024; // 64 KiB
+
+    /// <summary>
+    /// Echoes a message this server does not implement. The peer needs its ids (question, promise,
+    /// export) to undo what it sent, and they live in the message's data sections; a deep copy is
+    /// what the spec describes, but one small message whose pointers all share a big struct would
+    /// copy into a reply thousands of times its size. So the copy stops at <see cref="EchoLimitWords"/>
+    /// and then only the message's root and its variant's data (pointers null) are echoed.
+    /// </summary>
     void SendUnimplemented(RpcMessageReader m)
     {
         _out.Reset();
-        RpcMessageBuilder.InitRoot(_out).UnimplementedPointer.CopyFrom(m.Struct);
+        int limit = _out.WordLimit;
+        _out.WordLimit = EchoLimitWords;
+        try
+        {
+            RpcMessageBuilder.InitRoot(_out).UnimplementedPointer.CopyFrom(m.Struct);
+        }
+        catch (MessageLimitException)
+        {
+            _out.Reset();
+            StructBuilder copy = ShallowCopy(RpcMessageBuilder.InitRoot(_out).UnimplementedPointer, m.Struct);
+            if (copy.PointerCount > 0 && m.Struct.GetPointer(0).Kind == PointerKind.Struct)
+                ShallowCopy(copy.GetPointer(0), m.Struct.GetPointer(0).GetStruct());
+        }
+        finally
+        {
+            _out.WordLimit = limit;
+        }
         _output.Send(_out.Frame);
+    }
+
+    /// <summary>A struct's data (at most 16 words: every rpc.capnp struct has fewer) with its pointers null.</summary>
+    static StructBuilder ShallowCopy(PointerBuilder to, StructReader from)
+    {
+        int bytes = Math.Min(from.DataBytes, 16 * 8);
+        StructBuilder copy = to.InitStruct((ushort)((bytes + 7) / 8), (ushort)Math.Min(from.PointerCount, 16));
+        from.DataSection[..bytes].CopyTo(copy.DataSection);
+        return copy;
     }
 
     void OnDisembargo(DisembargoReader d)

@@ -18,6 +18,11 @@ public sealed partial class ConmonService
             call.Fail("additionalFds and leakFds name fds passed over startFdSocket, which podmon does not serve yet");
             return;
         }
+        if (!TryLogDrivers(r.LogDrivers, out LogDriverConfig[] logDrivers, out string? logError))
+        {
+            call.Fail(logError!); // this call only: the request was well-formed, just not one podmon can serve
+            return;
+        }
         var request = new CreateRequest
         {
             Id = r.IdString,
@@ -26,7 +31,7 @@ public sealed partial class ConmonService
             Stdin = r.Stdin,
             ExitPaths = Strings(r.ExitPaths),
             OomExitPaths = Strings(r.OomExitPaths),
-            LogDrivers = LogDrivers(r.LogDrivers),
+            LogDrivers = logDrivers,
             CleanupCmd = Strings(r.CleanupCmd),
             GlobalArgs = Strings(r.GlobalArgs),
             CommandArgs = Strings(r.CommandArgs),
@@ -94,22 +99,28 @@ public sealed partial class ConmonService
         return result;
     }
 
-    static LogDriverConfig[] LogDrivers(LogDriverListReader list)
+    static bool TryLogDrivers(LogDriverListReader list, out LogDriverConfig[] result, out string? error)
     {
-        if (list.Count == 0) return [];
-        var result = new LogDriverConfig[list.Count];
-        for (int i = 0; i < result.Length; i++)
+        result = [];
+        error = null;
+        if (list.Count == 0) return true;
+        var drivers = new LogDriverConfig[list.Count];
+        for (int i = 0; i < drivers.Length; i++)
         {
             LogDriverReader d = list[i];
-            LogType type = d.Type switch
+            LogType type;
+            switch (d.Type)
             {
-                SchemaLogType.ContainerRuntimeInterface => LogType.ContainerRuntimeInterface,
-                SchemaLogType.Json => LogType.Json,
-                SchemaLogType.Journald => LogType.Journald,
-                _ => throw new CapnpFormatException($"unknown log driver type {(ushort)d.Type}"),
-            };
-            result[i] = new LogDriverConfig(type, d.HasPath ? d.PathString : null, d.MaxSize);
+                case SchemaLogType.ContainerRuntimeInterface: type = LogType.ContainerRuntimeInterface; break;
+                case SchemaLogType.Json: type = LogType.Json; break;
+                case SchemaLogType.Journald: type = LogType.Journald; break;
+                default:
+                    error = $"logDrivers[{i}]: unknown log driver type {(ushort)d.Type} (podmon knows containerRuntimeInterface, json and journald)";
+                    return false;
+            }
+            drivers[i] = new LogDriverConfig(type, d.HasPath ? d.PathString : null, d.MaxSize);
         }
-        return result;
+        result = drivers;
+        return true;
     }
 }

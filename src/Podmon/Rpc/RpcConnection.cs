@@ -7,31 +7,42 @@ using Podmon.Sys;
 namespace Podmon.Rpc;
 
 /// <summary>
-/// One client socket on the loop: reads whole frames into a pooled buffer and hands them to its
-/// <see cref="RpcSession"/>; answers to everything one read brought are written with one send.
-/// While too much output waits, it stops reading (the client must read its answers), which also
-/// bounds the calls in flight and the memory they hold.
+/// One client socket on the loop: reads whole frames and hands them to its <see cref="RpcSession"/>;
+/// answers to everything one read brought are written with one send. While too much output waits,
+/// it stops reading (the client must read its answers), which also bounds the calls in flight.
+/// A frame bigger than <see cref="SmallFrame"/> is buffered only within the server-wide budget
+/// (<see cref="RpcServer.TryReserve"/>), and a frame not complete within the stall timeout closes
+/// the connection: a peer cannot make the server hold memory it never uses. When the peer shuts
+/// down its side, everything it sent is still processed and every answer owed is written before
+/// the socket closes.
 /// </summary>
-public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput
+public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHandler
 {
     const int InitialBuffer = 16 * 1024;
+    /// <summary>Frames up to this size need no budget (every request a real client sends is far smaller).</summary>
+    internal const int SmallFrame = 64 * 1024;
     const int OutputHighWater = 64 * 1024;
+    /// <summary>An emptied output buffer larger than this is dropped rather than kept for the connection's life.</summary>
+    const int OutputKeep = 256 * 1024;
 
     readonly EventLoop _loop;
     readonly RpcServer _server;
     readonly OwnedFd _fd;
     readonly RpcSession _session;
     readonly Registration _reg;
+    readonly LoopTimer _stallTimer;
     // Own arrays, not ArrayPool.Shared: the pool would keep a burst's big buffers alive, and the
     // idle collector gives them back instead.
     byte[] _in = GC.AllocateUninitializedArray<byte>(InitialBuffer);
     int _inStart, _inEnd;
+    int _reserved; // budget held for _in (0 while it is a small buffer)
     byte[] _out = [];
     int _outStart, _outEnd;
+    uint _interest;
     bool _writeBlocked;
+    bool _inputEnded;
     bool _closed;
     bool _batching;
-    bool _waitingWritable;
 
     public RpcConnection(EventLoop loop, RpcServer server, OwnedFd fd, ICapability bootstrap, int maxMessageBytes)
     {
@@ -39,7 +50,9 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput
         _server = server;
         _fd = fd;
         _session = new RpcSession(bootstrap, this, maxMessageBytes);
-        _reg = loop.Add(fd.Value, Libc.EPOLLIN | Libc.EPOLLRDHUP, this);
+        _stallTimer = new LoopTimer(this);
+        _interest = Libc.EPOLLIN | Libc.EPOLLRDHUP;
+        _reg = loop.Add(fd.Value, _interest, this);
     }
 
     public RpcSession Session => _session;
@@ -51,18 +64,65 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput
         if (!_closed && !_writeBlocked)
         {
             ProcessFrames(); // what stayed buffered while output was blocked
-            if ((events & (Libc.EPOLLIN | Libc.EPOLLHUP | Libc.EPOLLERR | Libc.EPOLLRDHUP)) != 0) ReadFrames();
+            if (!_inputEnded && (events & (Libc.EPOLLIN | Libc.EPOLLHUP | Libc.EPOLLERR | Libc.EPOLLRDHUP)) != 0) ReadFrames();
         }
         _batching = false;
         if (!_closed && _outEnd > _outStart) Flush();
-        if (!_closed && _session.IsClosed && _outEnd == _outStart) Close(null);
+        // Input ended and the peer has gone entirely: nothing owed can be delivered any more.
+        if (!_closed && _inputEnded && (events & (Libc.EPOLLHUP | Libc.EPOLLERR)) != 0) PeerDone();
+        Settle();
+    }
+
+    /// <summary>After any progress: close when done, arm or cancel the stall timer, and set the epoll interest.</summary>
+    void Settle()
+    {
+        if (_closed) return;
+        bool outputPending = _outEnd > _outStart;
+        if (_session.IsClosed && !outputPending)
+        {
+            Close(null);
+            return;
+        }
+        // Half-closed by the peer: done once all it sent is processed and every answer written.
+        if (_inputEnded && !_writeBlocked && !outputPending && _session.PendingCalls == 0)
+        {
+            PeerDone();
+            return;
+        }
+        bool midFrame = _inEnd > _inStart && !_writeBlocked && !_inputEnded && !_session.IsClosed;
+        if (midFrame && !_stallTimer.IsScheduled) _loop.Timers.Schedule(_stallTimer, Libc.MonotonicMs() + _server.StallTimeoutMs);
+        else if (!midFrame && _stallTimer.IsScheduled) _loop.Timers.Cancel(_stallTimer);
+
+        bool reading = !_writeBlocked && !_inputEnded && !_session.IsClosed;
+        uint want = (reading ? Libc.EPOLLIN | Libc.EPOLLRDHUP : 0) | (outputPending ? Libc.EPOLLOUT : 0);
+        if (want != _interest)
+        {
+            _loop.Modify(_reg, want);
+            _interest = want;
+        }
+    }
+
+    void PeerDone()
+    {
+        _session.Disconnected();
+        Close(_inEnd > _inStart ? "peer closed the connection in the middle of a message" : null);
+    }
+
+    /// <summary>The current frame did not complete in time.</summary>
+    public void OnTimer(LoopTimer timer)
+    {
+        if (_closed || _inEnd == _inStart) return;
+        int need = Framing.Check(new ReadOnlySpan<byte>(_in, _inStart, _inEnd - _inStart), out int length, _session.MaxMessageBytes) == FrameStatus.NeedMore ? length : 0;
+        _session.Abort($"no complete message within {_server.StallTimeoutMs} ms: {_inEnd - _inStart} of {need} bytes received");
+        Flush();
+        Settle();
     }
 
     void ReadFrames()
     {
-        while (!_closed && !_session.IsClosed)
+        while (!_closed && !_session.IsClosed && !_writeBlocked && !_inputEnded)
         {
-            if (_inEnd == _in.Length) MakeRoom(_in.Length - _inStart + 1);
+            if (_inEnd == _in.Length && !MakeRoom(_in.Length - _inStart + 1)) return;
             nint n;
             fixed (byte* p = &_in[_inEnd]) n = Libc.read(_fd.Value, p, (nuint)(_in.Length - _inEnd));
             if (n < 0)
@@ -76,19 +136,18 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput
             }
             if (n == 0)
             {
-                _session.Disconnected();
-                Close(_inEnd > _inStart ? "peer closed the connection in the middle of a message" : null);
+                // The peer will send nothing more; what it sent is answered before the socket closes.
+                _inputEnded = true;
                 return;
             }
             _inEnd += (int)n;
             ProcessFrames();
-            if (_writeBlocked) return;
         }
     }
 
     void ProcessFrames()
     {
-        while (!_session.IsClosed && !_writeBlocked)
+        while (!_closed && !_session.IsClosed && !_writeBlocked)
         {
             var buffered = new ReadOnlySpan<byte>(_in, _inStart, _inEnd - _inStart);
             FrameStatus status;
@@ -105,29 +164,61 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput
             if (status == FrameStatus.NeedMore)
             {
                 if (length > _in.Length - _inStart) MakeRoom(length);
+                else if (_reserved > 0 && length <= SmallFrame) Shrink(length);
                 return;
             }
             _session.Receive(buffered[..length]);
             _server.NoteActivity();
             _inStart += length;
             if (_inStart == _inEnd) _inStart = _inEnd = 0;
+            // A frame completed: the next one gets its own stall deadline.
+            if (_stallTimer.IsScheduled) _loop.Timers.Cancel(_stallTimer);
         }
     }
 
-    /// <summary>Makes the buffer hold at least <paramref name="frameBytes"/> from the unread start.</summary>
-    void MakeRoom(int frameBytes)
+    /// <summary>
+    /// Makes the buffer hold at least <paramref name="frameBytes"/> from the unread start. A buffer
+    /// over <see cref="SmallFrame"/> is charged to the server's budget; when the budget cannot take it,
+    /// the connection is aborted (false).
+    /// </summary>
+    bool MakeRoom(int frameBytes)
     {
         int used = _inEnd - _inStart;
         if (frameBytes <= _in.Length)
         {
             Buffer.BlockCopy(_in, _inStart, _in, 0, used);
+            _inStart = 0;
+            _inEnd = used;
+            return true;
         }
-        else
+        int size = frameBytes <= SmallFrame ? Math.Max(frameBytes, Math.Min(2 * _in.Length, SmallFrame)) : frameBytes;
+        int charge = size > SmallFrame ? size : 0;
+        if (charge > _reserved && !_server.TryReserve(charge - _reserved))
         {
-            byte[] bigger = GC.AllocateUninitializedArray<byte>(frameBytes);
-            Buffer.BlockCopy(_in, _inStart, bigger, 0, used);
-            _in = bigger;
+            _session.Abort($"message of {frameBytes} bytes does not fit in the server's budget for incomplete messages " +
+                $"({_server.ReservedBytes} of {_server.BufferBudgetBytes} bytes held by other connections)");
+            return false;
         }
+        if (charge < _reserved) _server.Release(_reserved - charge);
+        _reserved = charge;
+        Replace(size, used);
+        return true;
+    }
+
+    /// <summary>The big frame is done: back to a small buffer, and its budget is freed.</summary>
+    void Shrink(int nextFrameBytes)
+    {
+        int used = _inEnd - _inStart;
+        Replace(Math.Max(InitialBuffer, Math.Max(used, nextFrameBytes)), used);
+        _server.Release(_reserved);
+        _reserved = 0;
+    }
+
+    void Replace(int size, int used)
+    {
+        byte[] next = GC.AllocateUninitializedArray<byte>(size);
+        Buffer.BlockCopy(_in, _inStart, next, 0, used);
+        _in = next;
         _inStart = 0;
         _inEnd = used;
     }
@@ -141,6 +232,7 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput
         if (_closed) return;
         Append(frame);
         if (!_batching || _outEnd - _outStart >= OutputHighWater) Flush();
+        if (!_batching) Settle();
     }
 
     /// <summary>Writes what the socket takes now: bytes written, or -1 when the peer is gone.</summary>
@@ -182,23 +274,15 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput
     /// <summary>Writes pending output; what the socket does not take waits for EPOLLOUT, and past the high-water mark reading stops.</summary>
     void Flush()
     {
+        if (_closed) return;
         int n = WriteSome(new ReadOnlySpan<byte>(_out, _outStart, _outEnd - _outStart));
         if (n < 0) return;
         _outStart += n;
         int pending = _outEnd - _outStart;
-        if (pending > 0)
-        {
-            bool block = pending >= OutputHighWater;
-            if (!_waitingWritable || block != _writeBlocked)
-                _loop.Modify(_reg, Libc.EPOLLOUT | Libc.EPOLLRDHUP | (block ? 0 : Libc.EPOLLIN));
-            _waitingWritable = true;
-            _writeBlocked = block;
-            return;
-        }
+        _writeBlocked = pending >= OutputHighWater;
+        if (pending > 0) return;
         _outStart = _outEnd = 0;
-        _writeBlocked = false;
-        if (_waitingWritable && !_session.IsClosed) _loop.Modify(_reg, Libc.EPOLLIN | Libc.EPOLLRDHUP);
-        _waitingWritable = false;
+        if (_out.Length > OutputKeep) _out = [];
     }
 
     /// <summary>Closes the socket (once); <paramref name="reason"/> is logged when not a normal end.</summary>
@@ -209,9 +293,12 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput
         if (!_session.IsClosed) _session.Disconnected(reason ?? "server closed the connection");
         if (reason is not null || _session.CloseReason is not (null or "peer disconnected"))
             Log.Warn($"RPC connection closed: {reason ?? _session.CloseReason}");
+        if (_stallTimer.IsScheduled) _loop.Timers.Cancel(_stallTimer);
         _loop.Remove(_reg);
         _fd.Dispose();
         _in = _out = [];
+        _server.Release(_reserved);
+        _reserved = 0;
         _server.Forget(this);
     }
 }

@@ -7,6 +7,9 @@ public interface IConnectionAcceptor
 {
     void Accept(OwnedFd connection);
 
+    /// <summary>Called whenever a connection closed (a descriptor is free again).</summary>
+    Action? ConnectionClosed { get; set; }
+
     /// <summary>The server is shutting down: close every connection.</summary>
     void CloseAll();
 }

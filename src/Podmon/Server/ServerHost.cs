@@ -71,6 +71,7 @@ public sealed class ServerHost : ISignalHandler, IDisposable
         if (Libc.unlink(socket) < 0 && Errno.Last != Errno.ENOENT)
             throw new SyscallException("unlink", Errno.Last, socket);
         _listener = new Listener(_loop, socket, _acceptor);
+        _acceptor.ConnectionClosed = () => _listener?.DescriptorFreed();
         WritePidfile(_options.PidfilePath, Libc.getpid());
         IdleCollector.NoteActivity(); // start-up touched most of the binary: let it go once quiet
         if (Log.IsEnabled(LogLevel.Info)) Log.Info($"podmon {VersionInfo.Version} listening on {socket} (pid {Libc.getpid()})");

@@ -214,7 +214,7 @@ public class ConmonRpcInteropTests
             }
             ConmonRpc.Decode(Path.Combine(dir, "c2s-big.bin"), Path.Combine(dir, "s2c-big.bin"), Path.Combine(dir, "big"));
             Assert.Equal([("s2c", "abort")], ConmonRpc.Frames(Path.Combine(dir, "big")));
-            Assert.Contains("exceeds the maximum message size of 67108864 bytes\",", ConmonRpc.FrameText(Path.Combine(dir, "big"), "s2c", 0));
+            Assert.Contains("exceeds the maximum message size of 16777216 bytes\",", ConmonRpc.FrameText(Path.Combine(dir, "big"), "s2c", 0));
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -1,4 +1,5 @@
 using Podmon.Capnp.Rpc;
+using Podmon.Rpc;
 using Podmon.Tests.Integration;
 
 namespace Podmon.Tests.Rpc;
@@ -52,7 +53,7 @@ public class RpcServerTests
         {
             // Only the 8-byte header is sent: the refusal must not wait for 100 MiB of body.
             big.Send(RpcWire.HeaderClaiming(100L << 20));
-            AssertAbortThenClose(big, $"malformed message: frame of at least {(100L << 20) + 8} bytes exceeds the maximum message size of {64 << 20} bytes");
+            AssertAbortThenClose(big, $"malformed message: frame of at least {(100L << 20) + 8} bytes exceeds the maximum message size of {RpcServer.DefaultBufferBudgetBytes} bytes");
         }
         good.VersionRound(server.Pid, 2, 5, bootstrap: false);
         using (var fresh = new RawClient(server.Socket)) fresh.VersionRound(server.Pid, 1, 1, bootstrap: true);
