@@ -1,5 +1,6 @@
 using Podmon.Cli;
 using Podmon.Diagnostics;
+using Podmon.Hosting;
 using Podmon.Server;
 using Podmon.Sys;
 
@@ -60,8 +61,8 @@ public static class Program
         ServerHost.Validate(options);
         Log.Configure(options.LogDriver, options.LogLevel);
         using var host = new ServerHost(options);
-        host.Start(Services.CreateAcceptor);
-        ServerHost.NotifyLauncher(readyFd, "listening\n");
+        host.Start();
+        MonitorHost.NotifyLauncher(readyFd, "listening\n");
         host.Run();
         Log.Info("podmon stopped");
         return 0;
@@ -69,7 +70,7 @@ public static class Program
 
     static int Fail(int readyFd, int code, string message)
     {
-        if (readyFd >= 0) ServerHost.NotifyLauncher(readyFd, $"error {code} podmon: error: {message}\n");
+        if (readyFd >= 0) MonitorHost.NotifyLauncher(readyFd, $"error {code} podmon: error: {message}\n");
         else Log.Stderr($"podmon: error: {message}");
         return code;
     }

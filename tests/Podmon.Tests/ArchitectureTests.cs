@@ -4,12 +4,13 @@ namespace Podmon.Tests;
 
 /// <summary>
 /// Dependencies point from the front ends (Cli, Conmon, Rpc, Server) to the core (Sys, Loop,
-/// Logging, Containers, Diagnostics), never back: the core is what every front end shares, so it
-/// must not know any of them. Read from the source, so a new import fails here first.
+/// Logging, Containers, Diagnostics, Hosting), never back: the core is what every front end shares,
+/// so it must not know any of them. Among the front ends, Server composes Rpc, never the other
+/// way round. Read from the source, so a new import fails here first.
 /// </summary>
 public partial class ArchitectureTests
 {
-    static readonly string[] Core = ["Sys", "Loop", "Logging", "Containers", "Diagnostics"];
+    static readonly string[] Core = ["Sys", "Loop", "Logging", "Containers", "Diagnostics", "Hosting"];
     static readonly string[] FrontEnds = ["Podmon.Cli", "Podmon.ConmonCli", "Podmon.Rpc", "Podmon.Server", "Podmon.Schema"];
 
     [GeneratedRegex(@"\bPodmon\.(Cli|ConmonCli|Rpc|Server|Schema)\b")]
@@ -45,6 +46,17 @@ public partial class ArchitectureTests
             }
         }
         Assert.True(offenders.Count == 0, $"the core must not depend on a front end ({string.Join(", ", FrontEnds)}):\n" + string.Join("\n", offenders));
+    }
+
+    [Fact]
+    public void Rpc_does_not_depend_on_Server()
+    {
+        var offenders = new List<string>();
+        foreach (string file in Directory.GetFiles(Path.Combine(Src, "Rpc"), "*.cs", SearchOption.AllDirectories))
+            foreach ((string line, int i) in File.ReadAllLines(file).Select((l, i) => (l, i)))
+                if (!line.TrimStart().StartsWith("//", StringComparison.Ordinal) && line.Contains("Podmon.Server", StringComparison.Ordinal))
+                    offenders.Add($"{Path.GetRelativePath(Src, file)}:{i + 1}");
+        Assert.True(offenders.Count == 0, "Rpc must not import Server (Server composes Rpc):\n" + string.Join("\n", offenders));
     }
 
     [Fact]

@@ -1,7 +1,7 @@
 using Podmon.Containers;
 using Podmon.Diagnostics;
 using Podmon.Loop;
-using Podmon.Server;
+using Podmon.Hosting;
 using Podmon.Sys;
 
 namespace Podmon.ConmonCli;
@@ -14,16 +14,15 @@ namespace Podmon.ConmonCli;
 /// <see cref="Run"/> reports "ready". The request is built by <see cref="ConmonRequest"/>, the
 /// engine is spoken to through <see cref="SyncPipe"/> and <see cref="ControlFifos"/>.
 /// </summary>
-public sealed class ConmonMonitor : ISignalHandler
+public sealed class ConmonMonitor
 {
     /// <summary>Like conmon, which writes attach output blocking: the monitor exits once attach clients took the last output, 5 s at most.</summary>
     const int AttachFinishMs = 5000;
 
     readonly ConmonOptions _o;
     readonly SyncPipe _pipes;
-    readonly EventLoop _loop = new();
-    readonly ChildReaper _reaper;
-    readonly IdleCollector _idle;
+    readonly MonitorHost _host = new();
+    readonly EventLoop _loop;
     ContainerEngine _engine = null!;
     Container? _container;
     CreateOperation? _create;
@@ -34,8 +33,7 @@ public sealed class ConmonMonitor : ISignalHandler
     {
         _o = o;
         _pipes = pipes;
-        _reaper = new ChildReaper(_loop);
-        _idle = new IdleCollector(_loop);
+        _loop = _host.Loop;
     }
 
     /// <summary>Runs conmon mode; returns the monitor's exit status (the container's exit code).</summary>
@@ -49,25 +47,25 @@ public sealed class ConmonMonitor : ISignalHandler
             o.Validate();
             Log.Configure(o.Syslog ? LogDriverKind.Systemd : LogDriverKind.None, o.LogLevel);
             m = new ConmonMonitor(o, pipes);
-            ServerHost.ConfigureProcess();
-            if (o.ConmonPidfile is { } pf) ServerHost.WritePidfile(pf, Libc.getpid());
+            MonitorHost.PrepareProcess();
+            if (o.ConmonPidfile is { } pf) MonitorHost.WritePidfile(pf);
         }
         catch (Exception e)
         {
             string msg = ErrorText.Describe(e);
             pipes.Report(-1, msg);
-            if (readyFd >= 0) ServerHost.NotifyLauncher(readyFd, $"error 1 conmon: {msg}\n");
+            if (readyFd >= 0) MonitorHost.NotifyLauncher(readyFd, $"error 1 conmon: {msg}\n");
             else Log.Stderr($"conmon: {msg}");
             return 1;
         }
-        if (readyFd >= 0) ServerHost.NotifyLauncher(readyFd, "ready\n");
+        if (readyFd >= 0) MonitorHost.NotifyLauncher(readyFd, "ready\n");
         return m.Serve();
     }
 
     int Serve()
     {
-        using var signals = new SignalSource(_loop, this);
-        _engine = new ContainerEngine(_loop, _reaper, new EngineOptions
+        _host.HandleSignals(OnSignal);
+        _engine = _host.CreateEngine(new EngineOptions
         {
             RuntimePath = _o.Runtime!,
             RuntimeDir = Environment.GetEnvironmentVariable("TMPDIR") is { Length: > 0 } t ? t : "/tmp",
@@ -88,9 +86,10 @@ public sealed class ConmonMonitor : ISignalHandler
             _pipes.Report(-1, ErrorText.Describe(e));
             return 1;
         }
-        _loop.Run();
+        _host.Run();
         _fifos?.Dispose();
         _engine.Dispose();
+        _host.Dispose();
         return _exitCode;
     }
 
@@ -119,7 +118,7 @@ public sealed class ConmonMonitor : ISignalHandler
         }
         _container = _engine.Find(_o.Cid!);
         _pipes.Report(r.ContainerPid);
-        _idle.NoteActivity();
+        _host.Idle.NoteActivity();
         if (_o.TimeoutSec > 0)
             _loop.Timers.Schedule(() => _container?.KillForTimeout(), Libc.MonotonicMs() + _o.TimeoutSec * 1000L);
     }
@@ -144,7 +143,7 @@ public sealed class ConmonMonitor : ISignalHandler
             argv.Add(cmd);
             argv.AddRange(_o.ExitCommandArgs);
         }
-        CleanupCommand.Run(_o.Cid!, argv, _reaper, _ => StopWhenAttachDone());
+        CleanupCommand.Run(_o.Cid!, argv, _host.Reaper, _ => StopWhenAttachDone());
     }
 
     void StopWhenAttachDone()
@@ -171,10 +170,9 @@ public sealed class ConmonMonitor : ISignalHandler
         catch (ContainerException e) { Log.Warn(e.Message); }
     }
 
-    public void OnSignal(int signo)
+    void OnSignal(int signo)
     {
-        if (signo == Libc.SIGCHLD) _reaper.ReapOrphans();
-        else if (signo is Libc.SIGTERM or Libc.SIGINT or Libc.SIGQUIT) Forward(signo);
+        if (signo is Libc.SIGTERM or Libc.SIGINT or Libc.SIGQUIT) Forward(signo);
         else Log.Debug($"signal {signo} ignored");
     }
 

@@ -1,8 +1,8 @@
 using Podmon.Capnp;
 using Podmon.Capnp.Rpc;
 using Podmon.Containers;
+using Podmon.Diagnostics;
 using Podmon.Schema;
-using Podmon.Server;
 using Podmon.Sys;
 using EngineCgroupManager = Podmon.Containers.CgroupManager;
 

@@ -1,7 +1,7 @@
 using Podmon.Capnp;
 using Podmon.Capnp.Rpc;
+using Podmon.Hosting;
 using Podmon.Loop;
-using Podmon.Server;
 using Podmon.Sys;
 
 namespace Podmon.Rpc;

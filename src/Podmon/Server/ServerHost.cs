@@ -1,44 +1,30 @@
-using System.Text;
 using Podmon.Cli;
 using Podmon.Containers;
 using Podmon.Diagnostics;
-using Podmon.Loop;
+using Podmon.Hosting;
+using Podmon.Rpc;
 using Podmon.Sys;
 
 namespace Podmon.Server;
 
 /// <summary>
 /// The conmon-rs style server: one process, one loop, one socket for the whole pod. Started by
-/// <see cref="Program"/> after native/early.c has (maybe) daemonized.
+/// <see cref="Program"/> after native/early.c has (maybe) daemonized. It composes the
+/// <see cref="MonitorHost"/>, the container engine and the RPC socket, and decides what the
+/// signals mean (SIGTERM, SIGINT, SIGQUIT: shut down).
 /// </summary>
-public sealed class ServerHost : ISignalHandler, IDisposable
+public sealed class ServerHost : IDisposable
 {
-    readonly ServerOptions _options;
-    readonly EventLoop _loop = new();
-    readonly ChildReaper _reaper;
-    SignalSource? _signals;
-    Listener? _listener;
-    IConnectionAcceptor? _acceptor;
-    ContainerEngine? _containers;
-    LoopTimer? _shutdownTimer;
-
-    public ServerHost(ServerOptions options)
-    {
-        _options = options;
-        _reaper = new ChildReaper(_loop);
-        IdleCollector = new IdleCollector(_loop);
-    }
-
-    public EventLoop Loop => _loop;
-    public IdleCollector IdleCollector { get; }
-    public ChildReaper Reaper => _reaper;
-    public ServerOptions Options => _options;
-
-    /// <summary>The pod's containers (created in <see cref="Start"/>): what the RPC methods call.</summary>
-    public ContainerEngine Containers => _containers ?? throw new InvalidOperationException("server not started");
-
     /// <summary>How long shutdown waits for killed containers to be reaped (exit files written).</summary>
     const int ShutdownGraceMs = 2000;
+
+    readonly ServerOptions _options;
+    readonly MonitorHost _host = new();
+    Listener? _listener;
+    RpcServer? _rpc;
+    ContainerEngine? _containers;
+
+    public ServerHost(ServerOptions options) => _options = options;
 
     /// <summary>Checks and prepares what the flags name, like conmon-rs's Config::validate.</summary>
     public static void Validate(ServerOptions o)
@@ -51,52 +37,31 @@ public sealed class ServerHost : ISignalHandler, IDisposable
     }
 
     /// <summary>Prepares the process and the socket; after this returns, clients can connect.</summary>
-    public void Start(Func<ServerHost, IConnectionAcceptor> acceptorFactory)
+    public void Start()
     {
         Directory.CreateDirectory(_options.RuntimeDir);
         if (_options.RuntimeRoot is { } root) Directory.CreateDirectory(root);
-        ConfigureProcess();
-
-        _signals = new SignalSource(_loop, this);
-        _containers = new ContainerEngine(_loop, _reaper, new EngineOptions
+        MonitorHost.PrepareProcess();
+        _host.HandleSignals(OnSignal);
+        _containers = _host.CreateEngine(new EngineOptions
         {
             RuntimePath = _options.Runtime,
             RuntimeRoot = _options.RuntimeRoot,
             RuntimeDir = _options.RuntimeDir,
             LogLevel = _options.LogLevel,
         });
-        _containers.ContainerExited += _ => IdleCollector.NoteActivity();
-        _acceptor = acceptorFactory(this);
+        _rpc = new RpcServer(_host.Loop, new ConmonService(_containers, _options.CgroupManager), _host.Idle);
         string socket = _options.SocketPath;
         if (Libc.unlink(socket) < 0 && Errno.Last != Errno.ENOENT)
             throw new SyscallException("unlink", Errno.Last, socket);
-        _listener = new Listener(_loop, socket, _acceptor);
-        _acceptor.ConnectionClosed = () => _listener?.DescriptorFreed();
-        WritePidfile(_options.PidfilePath, Libc.getpid());
-        IdleCollector.NoteActivity(); // start-up touched most of the binary: let it go once quiet
+        _listener = new Listener(_host.Loop, socket, _rpc);
+        _rpc.ConnectionClosed = () => _listener?.DescriptorFreed();
+        MonitorHost.WritePidfile(_options.PidfilePath); // last: it says "serving"
+        _host.Idle.NoteActivity(); // start-up touched most of the binary: let it go once quiet
         if (Log.IsEnabled(LogLevel.Info)) Log.Info($"podmon {VersionInfo.Version} listening on {socket} (pid {Libc.getpid()})");
     }
 
-    public void Run() => _loop.Run();
-
-    /// <summary>What every monitor process does first: subreaper (containers become its children), umask 022, oom_score_adj -1000 when allowed.</summary>
-    public static void ConfigureProcess()
-    {
-        Errno.Check(Libc.prctl(Libc.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)");
-        Libc.umask(0b000_010_010); // 022
-        try
-        {
-            File.WriteAllText("/proc/self/oom_score_adj", "-1000");
-        }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-        {
-            Log.Debug($"oom_score_adj -1000 not allowed: {e.Message}");
-        }
-    }
-
-    /// <summary>Temp file + rename: a reader never sees a partial pid.</summary>
-    public static void WritePidfile(string path, int pid) =>
-        AtomicFile.Write(path, Encoding.ASCII.GetBytes(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)), fsync: false);
+    public void Run() => _host.Run();
 
     static string SignalName(int signo) => signo switch
     {
@@ -106,21 +71,14 @@ public sealed class ServerHost : ISignalHandler, IDisposable
         _ => $"signal {signo}",
     };
 
-    public void OnSignal(int signo)
+    void OnSignal(int signo)
     {
-        switch (signo)
+        if (signo is Libc.SIGTERM or Libc.SIGINT or Libc.SIGQUIT)
         {
-            case Libc.SIGCHLD:
-                _reaper.ReapOrphans();
-                break;
-            case Libc.SIGTERM or Libc.SIGINT or Libc.SIGQUIT:
-                Log.Info($"received {SignalName(signo)}, shutting down");
-                Shutdown();
-                break;
-            case Libc.SIGHUP:
-                Log.Debug("SIGHUP ignored");
-                break;
+            Log.Info($"received {SignalName(signo)}, shutting down");
+            Shutdown();
         }
+        else Log.Debug($"signal {signo} ignored");
     }
 
     /// <summary>
@@ -131,8 +89,8 @@ public sealed class ServerHost : ISignalHandler, IDisposable
     public void Shutdown()
     {
         _containers?.Shutdown();
-        _reaper.SignalAll(Libc.SIGKILL);
-        _acceptor?.CloseAll();
+        _host.Reaper.SignalAll(Libc.SIGKILL);
+        _rpc?.CloseAll();
         if (_listener is not null)
         {
             _listener.Dispose();
@@ -141,31 +99,20 @@ public sealed class ServerHost : ISignalHandler, IDisposable
         }
         if (_containers is not { Count: > 0 })
         {
-            _loop.Stop();
+            _host.Loop.Stop();
             return;
         }
         _containers.ContainerExited += _ =>
         {
-            if (_containers.Count == 0) _loop.Stop();
+            if (_containers.Count == 0) _host.Loop.Stop();
         };
-        _shutdownTimer = _loop.Timers.Schedule(_loop.Stop, Libc.MonotonicMs() + ShutdownGraceMs);
+        _host.Loop.Timers.Schedule(_host.Loop.Stop, Libc.MonotonicMs() + ShutdownGraceMs);
     }
 
     public void Dispose()
     {
         _listener?.Dispose();
-        _signals?.Dispose();
         _containers?.Dispose();
-        _reaper.Dispose();
-        _loop.Dispose();
-    }
-
-    /// <summary>Tells the launcher (native/early.c) the outcome; -1 = no launcher (foreground).</summary>
-    public static void NotifyLauncher(int readyFd, string message)
-    {
-        if (readyFd < 0) return;
-        try { Libc.WriteAll(readyFd, Encoding.UTF8.GetBytes(message)); }
-        catch (SyscallException) { }
-        Libc.close(readyFd);
+        _host.Dispose();
     }
 }

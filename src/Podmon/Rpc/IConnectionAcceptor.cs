@@ -1,6 +1,6 @@
 using Podmon.Sys;
 
-namespace Podmon.Server;
+namespace Podmon.Rpc;
 
 /// <summary>Takes each accepted client connection (non-blocking, CLOEXEC) and owns it from then on.</summary>
 public interface IConnectionAcceptor

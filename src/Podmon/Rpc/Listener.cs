@@ -2,7 +2,7 @@ using Podmon.Diagnostics;
 using Podmon.Loop;
 using Podmon.Sys;
 
-namespace Podmon.Server;
+namespace Podmon.Rpc;
 
 /// <summary>
 /// The listening socket on the loop: accepts every pending client and hands it on. When the process

@@ -1,7 +1,7 @@
 using Podmon.Loop;
 using Podmon.Sys;
 
-namespace Podmon.Server;
+namespace Podmon.Hosting;
 
 /// <summary>
 /// Gives memory back once the process has been quiet for a second after some activity (a burst of
