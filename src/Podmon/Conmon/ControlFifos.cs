@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.IO.Pipelines;
 using System.Text;
 using Podmon.Containers;
 using Podmon.Diagnostics;
@@ -12,9 +10,10 @@ namespace Podmon.ConmonCli;
 /// <summary>
 /// conmon's control FIFOs in the bundle: `ctl` takes "1 HEIGHT WIDTH" (resize) and "2 0 0"
 /// (reopen the logs), `winsz` takes "HEIGHT WIDTH". Each is held open for writing too, so a
-/// client that closes causes no EOF. Lines may arrive in any pieces: they are gathered in a
-/// <see cref="System.IO.Pipelines.Pipe"/> run inline on the loop and parsed with a
-/// <see cref="SequenceReader{T}"/>, nothing allocated per chunk or line.
+/// client that closes causes no EOF. A line is parsed where it lies in the read buffer; only a
+/// line that arrives in pieces is gathered (in a fixed 1 KiB buffer): nothing is allocated per
+/// chunk or line. Not System.IO.Pipelines: a Pipe would copy every chunk and adds ~50 kB of
+/// writable type data that every podmon process, server too, keeps resident (README).
 /// </summary>
 sealed class ControlFifos : IDisposable
 {
@@ -62,9 +61,9 @@ sealed class ControlFifos : IDisposable
         readonly LineHandler _handle;
         readonly OutputReader _reader;
         readonly OwnedFd _writer;
-        readonly System.IO.Pipelines.Pipe _lines = new(new PipeOptions(
-            readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
-            pauseWriterThreshold: 0, useSynchronizationContext: false));
+        readonly byte[] _partial = new byte[MaxLine]; // a line that arrived in pieces, until its newline
+        int _partialLength;
+        bool _overlong; // dropping the rest of a line longer than MaxLine
 
         public Fifo(EventLoop loop, string path, LineHandler handle)
         {
@@ -79,20 +78,34 @@ sealed class ControlFifos : IDisposable
 
         public void OnOutput(StreamPipe pipe, ReadOnlySpan<byte> data)
         {
-            _lines.Writer.Write(data);
-            _ = _lines.Writer.FlushAsync(); // completes at once: no pause threshold, inline schedulers
-            if (!_lines.Reader.TryRead(out ReadResult result)) return;
-            var reader = new SequenceReader<byte>(result.Buffer);
-            while (reader.TryReadTo(out ReadOnlySequence<byte> line, (byte)'\n')) Handle(line);
-            if (reader.Remaining > MaxLine)
+            while (!data.IsEmpty)
             {
-                Log.Warn($"{_path}: a control line longer than {MaxLine} bytes; dropped");
-                reader.AdvanceToEnd();
+                int nl = data.IndexOf((byte)'\n');
+                ReadOnlySpan<byte> piece = nl < 0 ? data : data[..nl];
+                data = nl < 0 ? default : data[(nl + 1)..];
+                if (nl >= 0 && _partialLength == 0 && !_overlong)
+                {
+                    Handle(piece); // the common case: a whole line in one read, parsed where it lies
+                    continue;
+                }
+                if (!_overlong && _partialLength + piece.Length <= MaxLine)
+                {
+                    piece.CopyTo(_partial.AsSpan(_partialLength));
+                    _partialLength += piece.Length;
+                }
+                else if (!_overlong)
+                {
+                    Log.Warn($"{_path}: a control line longer than {MaxLine} bytes; dropped");
+                    _overlong = true;
+                }
+                if (nl < 0) return;
+                if (!_overlong) Handle(_partial.AsSpan(0, _partialLength));
+                _partialLength = 0;
+                _overlong = false;
             }
-            _lines.Reader.AdvanceTo(reader.Position, result.Buffer.End);
         }
 
-        void Handle(ReadOnlySequence<byte> line)
+        void Handle(ReadOnlySpan<byte> line)
         {
             Span<int> values = stackalloc int[3];
             if (!Numbers(line, values, out int count) || !_handle(values, count))
@@ -100,25 +113,21 @@ sealed class ControlFifos : IDisposable
         }
 
         /// <summary>Up to three space-separated decimal integers (a leading '-' allowed), conmon's sscanf("%d %d %d").</summary>
-        static bool Numbers(ReadOnlySequence<byte> line, Span<int> values, out int count)
+        static bool Numbers(ReadOnlySpan<byte> line, Span<int> values, out int count)
         {
             count = 0;
-            var r = new SequenceReader<byte>(line);
+            int i = 0;
             while (true)
             {
-                r.AdvancePastAny((byte)' ', (byte)'\t', (byte)'\r');
-                if (r.End) return count > 0;
+                while (i < line.Length && line[i] is (byte)' ' or (byte)'\t' or (byte)'\r') i++;
+                if (i == line.Length) return count > 0;
                 if (count == values.Length) return true; // conmon reads what it needs and ignores the rest
-                bool negative = r.IsNext((byte)'-', advancePast: true);
+                bool negative = line[i] == (byte)'-';
+                if (negative) i++;
                 long v = 0;
-                int digits = 0;
-                while (r.TryPeek(out byte b) && b is >= (byte)'0' and <= (byte)'9')
-                {
-                    v = Math.Min(v * 10 + (b - '0'), int.MaxValue);
-                    digits++;
-                    r.Advance(1);
-                }
-                if (digits == 0 || (r.TryPeek(out byte next) && next is not ((byte)' ' or (byte)'\t' or (byte)'\r'))) return false;
+                int start = i;
+                for (; i < line.Length && line[i] is >= (byte)'0' and <= (byte)'9'; i++) v = Math.Min(v * 10 + (line[i] - '0'), int.MaxValue);
+                if (i == start || (i < line.Length && line[i] is not ((byte)' ' or (byte)'\t' or (byte)'\r'))) return false;
                 values[count++] = (int)(negative ? -v : v);
             }
         }
@@ -127,8 +136,6 @@ sealed class ControlFifos : IDisposable
         {
             _reader.Dispose();
             _writer.Dispose();
-            _lines.Reader.Complete();
-            _lines.Writer.Complete();
         }
     }
 }
