@@ -25,7 +25,7 @@ public sealed class ConmonMonitor : ISignalHandler
     readonly ChildReaper _reaper;
     readonly IdleCollector _idle;
     ContainerEngine _engine = null!;
-    Container? _container;
+    Container? _container, _exited;
     CreateOperation? _create;
     ControlFifos? _fifos;
     int _exitCode = 1;
@@ -127,6 +127,7 @@ public sealed class ConmonMonitor : ISignalHandler
     /// <summary>Exit file written: (exec) the code on the sync pipe, then [--exit-delay] the exit command, waited for; then exit.</summary>
     void OnExited(Container c)
     {
+        _exited = c;
         _exitCode = c.ExitCode ?? 1;
         if (_o.Exec) _pipes.Report(_exitCode, c.TimedOut ? "command timed out" : null);
         _fifos?.Dispose();
@@ -149,13 +150,8 @@ public sealed class ConmonMonitor : ISignalHandler
 
     void StopWhenAttachDone()
     {
-        if (_engine.AttachClientsFinishing == 0)
-        {
-            _loop.Stop();
-            return;
-        }
-        _engine.AttachClientsFinished += _loop.Stop;
         _loop.Timers.Schedule(_loop.Stop, Libc.MonotonicMs() + AttachFinishMs);
+        _exited!.Io.Attach.WhenClientsGone(_loop.Stop);
     }
 
     void ReopenLogs()

@@ -206,11 +206,11 @@ public class LogTests(RuncFixture fx) : IClassFixture<RuncFixture>
             [new LogDriverConfig(LogDriverType.ContainerRuntimeInterface, log)], stdin: true));
         fx.Start(id);
         Container c = h.Engine.Find(id)!;
-        c.Stdin!.Write("1\n"u8);
+        c.Io.Stdin!.Write("1\n"u8);
         h.RunUntil(() => File.ReadAllText(log).Contains("before"), what: "first line");
         File.Move(log, log + ".1");
         h.Engine.ReopenLogs(id);
-        c.Stdin!.Write("2\n"u8);
+        c.Io.Stdin!.Write("2\n"u8);
         h.WaitExit(id);
         Assert.Matches(@"^\S+ stdout F before\n$", File.ReadAllText(log + ".1"));
         Assert.Matches(@"^\S+ stdout F after\n$", File.ReadAllText(log));
@@ -263,11 +263,11 @@ public class LogTests(RuncFixture fx) : IClassFixture<RuncFixture>
         fx.Start(id);
         Container c = h.Engine.Find(id)!;
         h.RunFor(50);
-        c.Stdin!.Write("go\n"u8);
+        c.Io.Stdin!.Write("go\n"u8);
         long before = GC.GetAllocatedBytesForCurrentThread();
         h.RunUntil(() => new FileInfo(json).Length >= 200_000 * 60L, what: "200000 lines");
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        c.Stdin!.Write("x\n"u8);
+        c.Io.Stdin!.Write("x\n"u8);
         h.WaitExit(id);
         // Per-line allocation would be megabytes; the remainder is the test's FileInfo polling.
         Assert.True(allocated < 256 * 1024, $"{allocated} bytes allocated for 200000 lines");
