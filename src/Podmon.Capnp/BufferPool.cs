@@ -4,10 +4,14 @@ using System.Numerics;
 namespace Podmon.Capnp;
 
 /// <summary>
-/// The one pool policy of podmon's buffers (messages, outbound queues, exec-sync output): a buffer
-/// of up to <see cref="MaxPooledBytes"/> is rented from and returned to <see cref="ArrayPool{T}.Shared"/>;
-/// a bigger one is a plain array that becomes garbage when given back. The shared pool keeps what
-/// it is given for the life of the process, so one burst's big buffers must never go there.
+/// The one pool policy of podmon's buffers. A buffer that lives for one operation (a message being
+/// built, an exec-sync's output) comes from here: up to <see cref="MaxPooledBytes"/> it is rented
+/// from and returned to <see cref="ArrayPool{T}.Shared"/>; a bigger one is a plain array that
+/// becomes garbage when given back. A buffer that lives at a peer's pace (an outbound queue of a
+/// connection, an attach client, stdin) is a plain array of its owner, dropped when emptied past
+/// the owner's keep size. The shared pool keeps what it is given for the life of the process (the
+/// idle collector cannot give it back), so neither a burst's big buffers nor a connection's
+/// grown queue may go there.
 /// </summary>
 public static class BufferPool
 {

@@ -24,7 +24,8 @@ sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
     readonly AttachHub _hub;
     readonly OwnedFd _fd;
     readonly Registration _reg;
-    readonly OutboundBuffer _out = new(OutboundMode.Packets, new QueuePolicy(HighWater, LowWater, MaxQueued, StallMs));
+    // Keeps its buffer up to the backlog size while attached: a held-back stream fills and drains it over and over.
+    readonly OutboundBuffer _out = new(OutboundMode.Packets, new QueuePolicy(HighWater, LowWater, MaxQueued, StallMs), keepBytes: 2 * HighWater);
     bool _inputEnded, _inputPaused, _closeAfterFlush;
     LoopTimer? _stall;
 

@@ -15,7 +15,7 @@ public sealed class StdinWriter : IEventHandler, IDisposable
     readonly OwnedFd _fd;
     readonly bool _closable;
     // Backlogged from the first queued byte to the last written one.
-    readonly OutboundBuffer _out = new(OutboundMode.Pipe, new QueuePolicy(highWater: 1, lowWater: 1));
+    readonly OutboundBuffer _out = new(OutboundMode.Pipe, new QueuePolicy(highWater: 1, lowWater: 1), keepBytes: 64 * 1024);
     Registration _reg;
     bool _closeWhenDrained;
 

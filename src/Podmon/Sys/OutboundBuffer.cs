@@ -13,8 +13,9 @@ public enum QueueChange { None, Backlogged, Relieved, Overflow, Failed }
 /// stdin): a write goes straight to the fd while nothing waits, and what the fd does not take is
 /// queued, in order, for <see cref="Flush"/> on EPOLLOUT. In <see cref="OutboundMode.Packets"/> a
 /// record is sent whole or queued whole (a record boundary is never lost). The queue is one
-/// contiguous buffer under <see cref="BufferPool"/>'s policy; an emptied buffer bigger than
-/// keepBytes is given back, so a burst does not stay with the connection. The watermarks and
+/// contiguous buffer of its own (<see cref="BufferPool"/>'s rule for buffers that live at a peer's
+/// pace); an emptied buffer bigger than keepBytes is dropped, so a burst does not stay with the
+/// connection. The watermarks and
 /// stall rule are its <see cref="QueuePolicy"/>; a hard error is <see cref="QueueChange.Failed"/>
 /// with <see cref="Error"/> set, and the owner closes the fd.
 /// </summary>
@@ -108,12 +109,11 @@ public sealed unsafe class OutboundBuffer(OutboundMode mode, QueuePolicy policy,
         return Policy.Taken(Pending, Pending < before) ? QueueChange.Relieved : QueueChange.None;
     }
 
-    /// <summary>Drops what is queued and gives the buffer back.</summary>
+    /// <summary>Drops what is queued and the buffer.</summary>
     public void Dispose()
     {
         _start = _end = 0;
         _recordCount = 0;
-        BufferPool.Give(_buf);
         _buf = [];
     }
 
@@ -145,9 +145,8 @@ public sealed unsafe class OutboundBuffer(OutboundMode mode, QueuePolicy policy,
         if (_buf.Length - _end >= length) return;
         int pending = Pending;
         byte[] target = _buf.Length >= pending + length ? _buf
-            : BufferPool.Take(Math.Max(pending + length, Math.Max(2 * _buf.Length, minBytes)));
+            : GC.AllocateUninitializedArray<byte>(Math.Max(pending + length, Math.Max(2 * _buf.Length, minBytes)));
         Buffer.BlockCopy(_buf, _start, target, 0, pending);
-        if (target != _buf) BufferPool.Give(_buf);
         _buf = target;
         _start = 0;
         _end = pending;
@@ -169,8 +168,6 @@ public sealed unsafe class OutboundBuffer(OutboundMode mode, QueuePolicy policy,
     {
         _start = _end = 0;
         _recordHead = 0;
-        if (_buf.Length <= keepBytes) return;
-        BufferPool.Give(_buf);
-        _buf = [];
+        if (_buf.Length > keepBytes) _buf = [];
     }
 }
