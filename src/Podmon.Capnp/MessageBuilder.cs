@@ -15,8 +15,8 @@ public sealed class MessageBuilder : IDisposable
 {
     private const int HeaderBytes = 8; // one segment: count-1 and size, no padding
     private const int MaxWords = (int)((0x7FFF_FFC7L - HeaderBytes) / 8);
-    /// <summary>The largest buffer that is rented from and returned to <see cref="ArrayPool{T}.Shared"/>.</summary>
-    public const int PooledMaxBytes = 1024 * 1024;
+    /// <summary>The largest buffer that is rented from and returned to <see cref="ArrayPool{T}.Shared"/> (<see cref="BufferPool"/>'s rule).</summary>
+    public const int PooledMaxBytes = BufferPool.MaxPooledBytes;
 
     private readonly int _initialBytes;
     private byte[] _buffer;
@@ -26,7 +26,7 @@ public sealed class MessageBuilder : IDisposable
     public MessageBuilder(int initialCapacityBytes = 1024)
     {
         _initialBytes = Math.Max(initialCapacityBytes, 64);
-        _buffer = Take(_initialBytes);
+        _buffer = BufferPool.Take(_initialBytes);
         Reset();
     }
 
@@ -45,7 +45,7 @@ public sealed class MessageBuilder : IDisposable
     {
         ObjectDisposedException.ThrowIf(_buffer.Length == 0, this);
         if (_buffer.Length > PooledMaxBytes)
-            _buffer = Take(_initialBytes); // the big one is garbage now, not pooled
+            _buffer = BufferPool.Take(_initialBytes); // the big one is garbage now, not pooled
         _words = 1;
         _buffer.AsSpan(HeaderBytes, 8).Clear();
     }
@@ -75,15 +75,7 @@ public sealed class MessageBuilder : IDisposable
         byte[] b = _buffer;
         _buffer = [];
         if (b.Length != 0)
-            Give(b);
-    }
-
-    private static byte[] Take(int bytes) =>
-        bytes <= PooledMaxBytes ? ArrayPool<byte>.Shared.Rent(bytes) : GC.AllocateUninitializedArray<byte>(bytes);
-
-    private static void Give(byte[] buffer)
-    {
-        if (buffer.Length <= PooledMaxBytes) ArrayPool<byte>.Shared.Return(buffer);
+            BufferPool.Give(b);
     }
 
     /// <summary>Allocates zeroed words at the end of the segment and returns the first word's index.</summary>
@@ -109,9 +101,9 @@ public sealed class MessageBuilder : IDisposable
         long size = Math.Max(needBytes, (long)_buffer.Length * 2);
         if (_limitWords < MaxWords) size = Math.Min(size, HeaderBytes + (long)_limitWords * 8);
         size = Math.Max(size, needBytes);
-        byte[] next = Take((int)Math.Min(size, Array.MaxLength));
+        byte[] next = BufferPool.Take((int)Math.Min(size, Array.MaxLength));
         _buffer.AsSpan(0, HeaderBytes + _words * 8).CopyTo(next);
-        Give(_buffer);
+        BufferPool.Give(_buffer);
         _buffer = next;
     }
 

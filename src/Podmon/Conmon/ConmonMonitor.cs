@@ -24,7 +24,7 @@ public sealed class ConmonMonitor
     readonly MonitorHost _host = new();
     readonly EventLoop _loop;
     ContainerEngine _engine = null!;
-    Container? _container;
+    Container? _container, _exited;
     CreateOperation? _create;
     ControlFifos? _fifos;
     int _exitCode = 1;
@@ -126,6 +126,7 @@ public sealed class ConmonMonitor
     /// <summary>Exit file written: (exec) the code on the sync pipe, then [--exit-delay] the exit command, waited for; then exit.</summary>
     void OnExited(Container c)
     {
+        _exited = c;
         _exitCode = c.ExitCode ?? 1;
         if (_o.Exec) _pipes.Report(_exitCode, c.TimedOut ? "command timed out" : null);
         _fifos?.Dispose();
@@ -148,13 +149,8 @@ public sealed class ConmonMonitor
 
     void StopWhenAttachDone()
     {
-        if (_engine.AttachClientsFinishing == 0)
-        {
-            _loop.Stop();
-            return;
-        }
-        _engine.AttachClientsFinished += _loop.Stop;
         _loop.Timers.Schedule(_loop.Stop, Libc.MonotonicMs() + AttachFinishMs);
+        _exited!.Io.Attach.WhenClientsGone(_loop.Stop);
     }
 
     void ReopenLogs()

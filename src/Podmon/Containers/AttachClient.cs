@@ -1,6 +1,4 @@
-using System.Buffers;
 using Podmon.Diagnostics;
-using Podmon.Logging;
 using Podmon.Loop;
 using Podmon.Sys;
 
@@ -8,33 +6,33 @@ namespace Podmon.Containers;
 
 /// <summary>
 /// One attached client. Output packets are sent straight from the read buffer (two iovecs: the
-/// stream byte and the data); what the socket does not take is queued. Past
-/// <see cref="HighWater"/> queued bytes the client is <see cref="Backlogged"/>: the hub stops
-/// reading the container's output (it waits, as with conmon) until the queue is below
-/// <see cref="LowWater"/>, so an attached `podman run` gets every byte. A client that takes
-/// nothing for <see cref="StallMs"/> while backlogged, or has <see cref="MaxQueued"/> queued
-/// (output read at exit), is disconnected: a stuck client cannot hold the container forever.
+/// stream byte and the data); what the socket does not take is queued (<see cref="OutboundBuffer"/>,
+/// one record per packet). Past <see cref="HighWater"/> queued bytes the client is backlogged and
+/// holds the hub's <see cref="OutputGate"/>: the container's output waits (as with conmon) until the
+/// queue is below <see cref="LowWater"/>, so an attached `podman run` gets every byte. A client that
+/// takes nothing for <see cref="StallMs"/> while backlogged or finishing, or would have more than
+/// <see cref="MaxQueued"/> queued (output read at exit), is disconnected: a stuck client cannot hold
+/// the container forever.
 /// </summary>
 sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
 {
-    const int HighWater = 256 * 1024, LowWater = 64 * 1024;
-    const int MaxQueued = 8 * 1024 * 1024;
-    const int StallMs = 30_000;
+    internal const int HighWater = 256 * 1024, LowWater = 64 * 1024;
+    internal const int MaxQueued = 8 * 1024 * 1024;
+    internal const int StallMs = 30_000;
 
     readonly EventLoop _loop;
     readonly AttachHub _hub;
     readonly OwnedFd _fd;
     readonly Registration _reg;
-    // Queued packets live in pooled arrays (returned once sent): a lagging client costs its queue, not GC garbage.
-    readonly Queue<(byte[] Buffer, int Length)> _queue = new();
-    int _queued;
-    bool _inputEnded, _inputPaused;
+    // Keeps its buffer up to the backlog size while attached: a held-back stream fills and drains it over and over.
+    readonly OutboundBuffer _out = new(OutboundMode.Packets, new QueuePolicy(HighWater, LowWater, MaxQueued, StallMs), keepBytes: 2 * HighWater);
+    bool _inputEnded, _inputPaused, _closeAfterFlush;
     LoopTimer? _stall;
 
-    /// <summary>Too much queued: the hub holds the container's output back.</summary>
-    public bool Backlogged { get; private set; }
-
     public bool StopAfterStdinEof { get; }
+
+    /// <summary>Closing once the queued output is taken (at most <see cref="StallMs"/> more).</summary>
+    public bool Finishing => _closeAfterFlush;
 
     public AttachClient(EventLoop loop, AttachHub hub, OwnedFd fd, bool stopAfterStdinEof)
     {
@@ -46,76 +44,49 @@ sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
         _reg = loop.Add(fd.Value, _inputPaused ? 0 : Libc.EPOLLIN, this);
     }
 
-    uint Interest => (_inputEnded || _inputPaused ? 0 : Libc.EPOLLIN) | (_queue.Count > 0 ? Libc.EPOLLOUT : 0);
+    uint Interest => (_inputEnded || _inputPaused ? 0 : Libc.EPOLLIN) | (_out.Pending > 0 ? Libc.EPOLLOUT : 0);
 
-    public unsafe void Send(byte stream, ReadOnlySpan<byte> data)
+    public void Send(byte stream, ReadOnlySpan<byte> data)
     {
         if (_fd.IsClosed) return;
-        if (_queue.Count > 0)
-        {
-            Enqueue(stream, data);
-            return;
-        }
-        fixed (byte* p = data)
-        {
-            var iov = stackalloc Libc.IoVec[2];
-            iov[0] = new Libc.IoVec { Base = &stream, Length = 1 };
-            iov[1] = new Libc.IoVec { Base = p, Length = (nuint)data.Length };
-            var msg = new Libc.MsgHdr { Iov = iov, IovLen = 2 };
-            if (Libc.sendmsg(_fd.Value, &msg, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT) >= 0) return;
-        }
-        int e = Errno.Last;
-        if (e is Errno.EAGAIN or Errno.EINTR) Enqueue(stream, data);
-        else Dispose();
+        bool queued = _out.Pending > 0;
+        Changed(_out.Write(_fd.Value, stream, data));
+        if (!queued && _out.Pending > 0 && !_fd.IsClosed) _loop.Modify(_reg, Interest);
     }
 
-    void Enqueue(byte stream, ReadOnlySpan<byte> data)
+    /// <summary>Acts on what a write or flush did to the queue.</summary>
+    void Changed(QueueChange change)
     {
-        if (_queued + data.Length + 1 > MaxQueued)
+        switch (change)
         {
-            Log.Warn($"attach client too slow: more than {MaxQueued} bytes pending; disconnecting it");
-            Dispose();
-            return;
+            case QueueChange.Failed:
+                Dispose();
+                return;
+            case QueueChange.Overflow:
+                Log.Warn($"attach client too slow: more than {MaxQueued} bytes pending; disconnecting it");
+                Dispose();
+                return;
+            case QueueChange.Backlogged: _hub.Gate.Hold(); break;
+            case QueueChange.Relieved: _hub.Gate.Release(); break;
         }
-        byte[] packet = ArrayPool<byte>.Shared.Rent(data.Length + 1);
-        packet[0] = stream;
-        data.CopyTo(packet.AsSpan(1));
-        bool first = _queue.Count == 0;
-        _queue.Enqueue((packet, data.Length + 1));
-        _queued += data.Length + 1;
-        if (first) _loop.Modify(_reg, Interest);
-        if (!Backlogged && _queued > HighWater)
-        {
-            Backlogged = true;
-            _loop.Timers.Schedule(_stall ??= new LoopTimer(this), Libc.MonotonicMs() + StallMs);
-            _hub.BacklogChanged();
-        }
+        if (_out.Policy.StallDeadline != 0 && _stall is not { IsScheduled: true })
+            _loop.Timers.Schedule(_stall ??= new LoopTimer(this), _out.Policy.StallDeadline);
     }
 
-    /// <summary>Backlogged and nothing taken for <see cref="StallMs"/>.</summary>
+    /// <summary>The stall deadline passed, or moved on since the timer was set.</summary>
     public void OnTimer(LoopTimer timer)
     {
-        Log.Warn($"attach client took no output for {StallMs / 1000} s; disconnecting it ({_queued} bytes not delivered)");
+        if (_fd.IsClosed || _out.Policy.StallDeadline == 0) return;
+        if (!_out.Policy.IsStalled)
+        {
+            _loop.Timers.Schedule(timer, _out.Policy.StallDeadline);
+            return;
+        }
+        Log.Warn($"attach client took no output for {StallMs / 1000} s; disconnecting it ({_out.Pending} bytes not delivered)");
         Dispose();
     }
 
-    void Progressed()
-    {
-        if (!Backlogged)
-        {
-            if (_stall is { IsScheduled: true }) _loop.Timers.Schedule(_stall, Libc.MonotonicMs() + StallMs); // finishing
-            return;
-        }
-        if (_queued < LowWater)
-        {
-            Backlogged = false;
-            _loop.Timers.Cancel(_stall!);
-            _hub.BacklogChanged();
-        }
-        else _loop.Timers.Schedule(_stall!, Libc.MonotonicMs() + StallMs);
-    }
-
-    public unsafe void OnEvents(uint events)
+    public void OnEvents(uint events)
     {
         if ((events & Libc.EPOLLOUT) != 0) FlushQueue();
         if (_fd.IsClosed) return;
@@ -123,25 +94,10 @@ sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
         else if ((events & (Libc.EPOLLHUP | Libc.EPOLLERR)) != 0) Dispose();
     }
 
-    unsafe void FlushQueue()
+    void FlushQueue()
     {
-        int before = _queued;
-        while (_queue.TryPeek(out var packet))
-        {
-            fixed (byte* p = packet.Buffer)
-            {
-                if (Libc.send(_fd.Value, p, (nuint)packet.Length, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT) < 0)
-                {
-                    if (Errno.Last is not (Errno.EAGAIN or Errno.EINTR)) Dispose();
-                    else if (_queued < before) Progressed();
-                    return;
-                }
-            }
-            _queue.Dequeue();
-            _queued -= packet.Length;
-            ArrayPool<byte>.Shared.Return(packet.Buffer);
-        }
-        Progressed();
+        Changed(_out.Flush(_fd.Value));
+        if (_fd.IsClosed || _out.Pending > 0) return;
         if (_closeAfterFlush) { Dispose(); return; }
         _loop.Modify(_reg, Interest);
     }
@@ -193,20 +149,15 @@ sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
         _loop.Modify(_reg, Interest);
     }
 
-    bool _closeAfterFlush;
-
-    /// <summary>Closing once the queued output is taken (at most <see cref="StallMs"/> more).</summary>
-    public bool Finishing => _closeAfterFlush;
-
     public void SendDoneAndClose(bool donePacket = true)
     {
         ReadOnlySpan<byte> none = default;
         if (donePacket) Send(AttachHub.DoneByte, none);
         if (_fd.IsClosed) return;
-        if (_queue.Count == 0) { Dispose(); return; }
+        if (_out.Pending == 0) { Dispose(); return; }
         _closeAfterFlush = true; // flushes the rest on EPOLLOUT, then closes
-        _hub.FinishingChanged(+1);
-        if (!Backlogged) _loop.Timers.Schedule(_stall ??= new LoopTimer(this), Libc.MonotonicMs() + StallMs);
+        _out.Policy.Finish();
+        Changed(QueueChange.None);
     }
 
     public void Dispose()
@@ -214,11 +165,9 @@ sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
         if (_fd.IsClosed) return;
         _loop.Remove(_reg);
         _fd.Dispose();
-        while (_queue.TryDequeue(out var packet)) ArrayPool<byte>.Shared.Return(packet.Buffer);
-        _queued = 0;
+        if (_out.Backlogged) _hub.Gate.Release();
+        _out.Dispose();
         if (_stall is { IsScheduled: true }) _loop.Timers.Cancel(_stall);
-        Backlogged = false;
-        if (_closeAfterFlush) _hub.FinishingChanged(-1);
         _hub.Removed(this);
     }
 }

@@ -9,7 +9,8 @@ namespace Podmon.Containers;
 /// The attach endpoints of one container (conmon's attach protocol over SOCK_SEQPACKET): every
 /// chunk of output goes to every client as packets of one stream byte (2 stdout, 3 stderr) and at
 /// most 8191 data bytes; when the container is done each client gets the one-byte packet 0.
-/// Client packets go to the container's stdin.
+/// Client packets go to the container's stdin. A backlogged client holds the container's output
+/// back through the <see cref="OutputGate"/>.
 /// </summary>
 public sealed class AttachHub : IDisposable
 {
@@ -21,15 +22,19 @@ public sealed class AttachHub : IDisposable
     readonly List<AttachListener> _listeners = [];
     readonly List<AttachClient> _clients = [];
     StdinWriter? _stdin;
+    Action? _whenClientsGone;
+    bool _done;
 
-    public AttachHub(EventLoop loop, StdinWriter? stdin)
+    public AttachHub(EventLoop loop, OutputGate gate)
     {
         _loop = loop;
-        SetStdin(stdin);
+        Gate = gate;
     }
 
+    internal OutputGate Gate { get; }
+
     /// <summary>Where client input goes (a pty arrives only after create, when clients may already listen).</summary>
-    public void SetStdin(StdinWriter? stdin)
+    internal void SetStdin(StdinWriter? stdin)
     {
         _stdin = stdin;
         if (stdin is not null) stdin.Drained = ResumeInput;
@@ -56,26 +61,22 @@ public sealed class AttachHub : IDisposable
     internal void Removed(AttachClient client)
     {
         _clients.Remove(client);
-        BacklogChanged();
+        if (_done && _clients.Count == 0 && _whenClientsGone is { } gone)
+        {
+            _whenClientsGone = null;
+            gone();
+        }
     }
 
-    bool _holding;
-
-    /// <summary>Clients still taking their last output after <see cref="Done"/> (+1 / -1).</summary>
-    public Action<int>? Finishing { get; set; }
-
-    internal void FinishingChanged(int delta) => Finishing?.Invoke(delta);
-
-    /// <summary>Called with true when a client falls behind (stop reading the output), false when none is behind any more.</summary>
-    public Action<bool>? HoldOutput { get; set; }
-
-    internal void BacklogChanged()
+    /// <summary>
+    /// After <see cref="Done"/>: <paramref name="action"/> runs once every client has taken its last
+    /// output and is closed (at once if none is left).
+    /// </summary>
+    public void WhenClientsGone(Action action)
     {
-        bool hold = false;
-        foreach (AttachClient c in _clients) hold |= c.Backlogged;
-        if (hold == _holding) return;
-        _holding = hold;
-        HoldOutput?.Invoke(hold);
+        if (!_done) throw new InvalidOperationException("attach clients are waited for only once the container is done");
+        if (_clients.Count == 0) action();
+        else _whenClientsGone += action;
     }
 
     public void Broadcast(Pipe pipe, ReadOnlySpan<byte> data)
@@ -115,6 +116,7 @@ public sealed class AttachHub : IDisposable
     /// </summary>
     public void Done()
     {
+        _done = true;
         foreach (AttachClient c in _clients.ToArray()) c.SendDoneAndClose(SendDonePacket);
         foreach (AttachListener l in _listeners) l.Dispose();
         _listeners.Clear();

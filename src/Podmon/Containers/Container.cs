@@ -8,13 +8,11 @@ namespace Podmon.Containers;
 public enum ContainerState { Creating, Running, Exited }
 
 /// <summary>
-/// One container from create to exit: its IO on the loop (output to the log drivers and attach
-/// clients straight from the read buffer), its exit, its OOM watcher.
+/// One container from create to exit: its IO on the loop (<see cref="ContainerIo"/>; output to the
+/// log drivers and attach clients straight from the read buffer), its exit, its OOM watcher.
 /// </summary>
 public sealed class Container : IChildExitHandler, IOutputSink
 {
-    const int RuntimeOutputLimit = 64 * 1024;
-
     readonly ContainerEngine _engine;
     readonly CreateRequest _request;
     OomWatcher? _oom;
@@ -33,47 +31,31 @@ public sealed class Container : IChildExitHandler, IOutputSink
     public bool OomKilled => _oom?.Fired ?? false;
 
     internal ContainerLog Log { get; }
-    internal OutputReader? Stdout { get; set; }
-    internal OutputReader? Stderr { get; set; }
-    internal StdinWriter? Stdin { get; set; }
-    internal AttachHub Attach { get; private set; } = null!;
-    /// <summary>While the runtime runs, the container's pipes carry the runtime's own messages.</summary>
-    internal CaptureBuffer RuntimeOutput { get; } = new(RuntimeOutputLimit);
+    internal ContainerIo Io { get; }
 
-    internal Container(ContainerEngine engine, CreateRequest request, ContainerLog log)
+    /// <summary>Takes <paramref name="log"/>; the IO (pipes or console socket) is made here, before the runtime runs.</summary>
+    internal Container(ContainerEngine engine, CreateRequest request, ContainerLog log, IoMode mode)
     {
         _engine = engine;
         _request = request;
         Id = request.Id;
         HasTerminal = request.Terminal;
         Log = log;
-    }
-
-    internal void SetStdin(StdinWriter? stdin)
-    {
-        Stdin = stdin;
-        if (Attach is null) Attach = new AttachHub(_engine.Loop, stdin) { SendDonePacket = _request.AttachDonePacket, HoldOutput = HoldOutput,
-            Finishing = _engine.AttachClientFinishing };
-        else Attach.SetStdin(stdin);
-    }
-
-    /// <summary>An attach client is behind: the container's output waits in its pipe meanwhile.</summary>
-    void HoldOutput(bool hold)
-    {
-        Stdout?.SetPaused(hold);
-        Stderr?.SetPaused(hold);
+        Io = new ContainerIo(engine.Loop, mode, request.Stdin, this, engine.Options.RuntimeDir);
+        Io.Attach.SendDonePacket = request.AttachDonePacket;
     }
 
     public void OnOutput(Pipe pipe, ReadOnlySpan<byte> data)
     {
         if (State == ContainerState.Creating)
         {
-            RuntimeOutput.Append(data);
+            // While the runtime runs, the container's pipes carry the runtime's own messages.
+            Io.RuntimeOutput.Append(data);
             // An exec'd process already runs while the runtime is still busy.
             if (_request.ExecProcessSpec is null) return;
         }
         Log.Write(pipe, data, LogTime.Now());
-        Attach.Broadcast(pipe, data);
+        Io.Attach.Broadcast(pipe, data);
     }
 
     /// <summary>The runtime created it: from now on output is the container's.</summary>
@@ -89,8 +71,8 @@ public sealed class Container : IChildExitHandler, IOutputSink
     public void Resize(ushort width, ushort height)
     {
         if (!HasTerminal) throw new ContainerException($"container {Id} has no terminal");
-        if (Stdout is not { IsOpen: true }) throw new ContainerException($"container {Id}: terminal not connected");
-        try { Libc.SetWindowSize(Stdout.Fd, width, height); }
+        if (Io.TerminalFd < 0) throw new ContainerException($"container {Id}: terminal not connected");
+        try { Libc.SetWindowSize(Io.TerminalFd, width, height); }
         catch (SyscallException e) { throw new ContainerException($"container {Id}: resize terminal: {e.Message}", e); }
     }
 
@@ -123,8 +105,7 @@ public sealed class Container : IChildExitHandler, IOutputSink
         if (State == ContainerState.Exited) return;
         try
         {
-            Stdout?.Drain();
-            Stderr?.Drain();
+            Io.Drain();
             if (_request.SyncLogOnExit) Log.Sync();
             _oom?.CheckNow();
         }
@@ -136,7 +117,7 @@ public sealed class Container : IChildExitHandler, IOutputSink
         ExitFiles.WriteAll(_request.ExitPaths, exitCode);
         ExitCode = exitCode;
         State = ContainerState.Exited;
-        Attach.Done();
+        Io.Attach.Done();
         Close();
         Diagnostics.Log.Debug($"container {Id} (pid {pid}) exited with {exitCode}");
         _engine.Forget(this);
@@ -146,10 +127,7 @@ public sealed class Container : IChildExitHandler, IOutputSink
     /// <summary>Releases every fd (also when create failed).</summary>
     internal void Close()
     {
-        Stdout?.Dispose();
-        Stderr?.Dispose();
-        Stdin?.Dispose();
-        Attach?.Dispose();
+        Io.Dispose();
         _oom?.Dispose();
         _pidfd?.Dispose();
         Log.Dispose();

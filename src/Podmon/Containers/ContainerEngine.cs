@@ -49,16 +49,6 @@ public sealed class ContainerEngine : IDisposable
 
     public int Count => _containers.Count;
     public int ExecsInFlight { get; private set; }
-    /// <summary>Attach clients of exited containers that are still taking their last output.</summary>
-    public int AttachClientsFinishing { get; private set; }
-    /// <summary>The last of <see cref="AttachClientsFinishing"/> is done.</summary>
-    public event Action? AttachClientsFinished;
-
-    internal void AttachClientFinishing(int delta)
-    {
-        AttachClientsFinishing += delta;
-        if (AttachClientsFinishing == 0) AttachClientsFinished?.Invoke();
-    }
     /// <summary>exec-sync processes the runtime has started and podmon now watches.</summary>
     public int ExecProcessesRunning { get; internal set; }
     public IEnumerable<Container> Containers => _containers.Values;
@@ -80,7 +70,7 @@ public sealed class ContainerEngine : IDisposable
     public void Attach(string id, string socketPath, bool stopAfterStdinEof)
     {
         Container c = Get(id);
-        try { c.Attach.Listen(socketPath, stopAfterStdinEof); }
+        try { c.Io.Attach.Listen(socketPath, stopAfterStdinEof); }
         catch (Exception e) when (e is SyscallException or IOException)
         {
             throw new ContainerException($"attach to container {id} at {socketPath}: {ErrorText.Describe(e)}", e);

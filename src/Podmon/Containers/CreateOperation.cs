@@ -10,20 +10,16 @@ namespace Podmon.Containers;
 /// the runtime wrote. Non-terminal: the runtime's stdio are the container's pipes (runc hands
 /// them down), and everything read from them before the runtime exits is the runtime's own
 /// output (the container only runs after `start`). Terminal: the runtime's stdout/stderr are
-/// separate capture pipes and the pty master arrives on a console socket.
+/// separate capture pipes and the pty master arrives on a console socket. Both are the
+/// container's <see cref="ContainerIo"/>.
 /// </summary>
 sealed class CreateOperation : IChildExitHandler
 {
-    const int RuntimeOutputLimit = 64 * 1024;
-
     readonly ContainerEngine _engine;
     readonly CreateRequest _req;
     readonly Action<CreateResult> _done;
     readonly string _pidfile;
     Container? _container;
-    ConsoleSocket? _console;
-    CaptureBuffer? _runtimeStderr;
-    OutputReader? _captureOut, _captureErr;
     bool _holding;
     PodWatchdog.PendingCreate? _pending;
 
@@ -42,17 +38,23 @@ sealed class CreateOperation : IChildExitHandler
 
     public void Start()
     {
-        var childEnds = new List<OwnedFd>();
         try
         {
             if (string.IsNullOrEmpty(_req.Id)) throw new ContainerException("container id is empty");
             if (!_engine.Reserve(_req.Id)) throw new ContainerException($"container {_req.Id} already exists in this pod");
             if (string.IsNullOrEmpty(_req.BundlePath)) throw new ContainerException("bundle path is empty");
             if (!Directory.Exists(_req.BundlePath)) throw new ContainerException($"bundle path '{_req.BundlePath}' is not a directory");
+            IoMode mode = _req.PassthroughStdio ? IoMode.Passthrough : _req.Terminal ? IoMode.Terminal : IoMode.Pipes;
+            if (_req.PassthroughStdio && _req.Terminal) throw new ContainerException("passthrough stdio cannot be combined with a terminal");
             var log = ContainerLog.Open(_req.LogDrivers, _req.Id, _engine.Options.JournalSocket);
-            _container = new Container(_engine, _req, log);
-            if (_req.Terminal)
-                _console = new ConsoleSocket(_engine.Loop, ConsoleSocket.TempPath(_engine.Options.RuntimeDir, "term"));
+            try { _container = new Container(_engine, _req, log, mode); }
+            catch
+            {
+                log.Discard();
+                log.Dispose();
+                throw;
+            }
+            ContainerIo io = _container.Io;
             // The watchdog knows of the create (and gets the runtime's pidfd before it execs), so a
             // podmon killed now leaves nothing behind: the runtime may finish and the watchdog undoes it.
             if (_req.ExecProcessSpec is null)
@@ -62,50 +64,17 @@ sealed class CreateOperation : IChildExitHandler
             {
                 Path = _engine.Options.RuntimePath,
                 Argv = _req.ExecProcessSpec is { } spec
-                    ? RuntimeArgs.ExecProcess(_engine.Options, _req.Id, _pidfile, spec, _console?.ConnectPath,
+                    ? RuntimeArgs.ExecProcess(_engine.Options, _req.Id, _pidfile, spec, io.ConsoleSocketPath,
                         _req.GlobalArgs, _req.ExecArgs, _req.CgroupManager)
-                    : RuntimeArgs.Create(_engine.Options, _req.Id, _req.BundlePath, _pidfile, _console?.ConnectPath,
+                    : RuntimeArgs.Create(_engine.Options, _req.Id, _req.BundlePath, _pidfile, io.ConsoleSocketPath,
                         _req.GlobalArgs, _req.CommandArgs, _req.CgroupManager, _req.Restore),
                 Environment = RuntimeArgs.Environment(_req.EnvVars),
                 // Without the watchdog's handoff, runc dies with podmon mid-create (best effort).
                 ParentDeathSignal = _pending is null ? Libc.SIGKILL : 0,
                 Handoff = _pending?.Handoff,
             };
-            int stdinFd = -1;
-            StdinWriter? stdin = null;
-            if (_req.PassthroughStdio)
-            {
-                if (_req.Terminal) throw new ContainerException("passthrough stdio cannot be combined with a terminal");
-                req.Fds.AddRange([(0, 0), (1, 1), (2, 2)]);
-            }
-            else if (_req.Terminal)
-            {
-                _runtimeStderr = new CaptureBuffer(RuntimeOutputLimit);
-                OwnedFd[] o = Libc.Pipe(), e = Libc.Pipe();
-                childEnds.Add(o[1]);
-                childEnds.Add(e[1]);
-                _captureOut = new OutputReader(_engine.Loop, o[0], Pipe.Stdout, _runtimeStderr);
-                _captureErr = new OutputReader(_engine.Loop, e[0], Pipe.Stderr, _runtimeStderr);
-                req.Fds.AddRange([(0, -1), (1, o[1].Value), (2, e[1].Value)]);
-            }
-            else
-            {
-                if (_req.Stdin)
-                {
-                    OwnedFd[] i = Libc.Pipe();
-                    childEnds.Add(i[0]);
-                    stdinFd = i[0].Value;
-                    stdin = new StdinWriter(_engine.Loop, i[1], closable: true);
-                }
-                OwnedFd[] o = Libc.Pipe(), e = Libc.Pipe();
-                childEnds.Add(o[1]);
-                childEnds.Add(e[1]);
-                _container.Stdout = new OutputReader(_engine.Loop, o[0], Pipe.Stdout, _container);
-                _container.Stderr = new OutputReader(_engine.Loop, e[0], Pipe.Stderr, _container);
-                req.Fds.AddRange([(0, stdinFd), (1, o[1].Value), (2, e[1].Value)]);
-            }
-            _container.SetStdin(stdin);
-            if (_req.AttachSocketPath is { } attach) _container.Attach.Listen(attach, _req.AttachStopAfterStdinEof);
+            req.Fds.AddRange(io.ChildFds);
+            if (_req.AttachSocketPath is { } attach) io.Attach.Listen(attach, _req.AttachStopAfterStdinEof);
             for (int i = 0; i < _req.AdditionalFds.Count; i++) req.Fds.Add((3 + i, _req.AdditionalFds[i].Value));
 
             Pidfile.Clear(_pidfile);
@@ -123,7 +92,7 @@ sealed class CreateOperation : IChildExitHandler
         }
         finally
         {
-            foreach (OwnedFd fd in childEnds) fd.Dispose();
+            _container?.Io.CloseChildEnds();
             foreach (OwnedFd fd in _req.AdditionalFds) fd.Dispose();
         }
     }
@@ -134,35 +103,22 @@ sealed class CreateOperation : IChildExitHandler
         RuntimePid = 0;
         try
         {
-            _container!.Stdout?.Drain();
-            _container.Stderr?.Drain();
-            _captureOut?.Drain();
-            _captureErr?.Drain();
-            _console?.TryReceive();
+            ContainerIo io = _container!.Io;
+            io.Drain();
+            io.DrainRuntimeMessages();
             if (exitCode != 0)
             {
-                string text = (_runtimeStderr ?? _container.RuntimeOutput).Text();
+                string text = io.RuntimeOutput.Text();
                 Fail($"{Verb} container {_req.Id}: {Path.GetFileName(_engine.Options.RuntimePath)} exited with status {exitCode}" +
                      (text.Length > 0 ? $": {text}" : ""));
                 return;
             }
             int pid = Pidfile.Read(_pidfile);
-            if (_console is not null)
+            if (io.Mode == IoMode.Terminal && !io.ConnectTerminal(_req.Stdin, onlcr: true))
             {
-                OwnedFd? master = _console.TakeMaster();
-                if (master is null)
-                {
-                    KillOrphan(pid);
-                    Fail($"{Verb} container {_req.Id}: the runtime sent no terminal to the console socket");
-                    return;
-                }
-                Libc.AddOutputFlags(master.Value, Libc.ONLCR);
-                if (_req.Stdin)
-                {
-                    var dup = OwnedFd.Check(Libc.fcntl(master.Value, Libc.F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)");
-                    _container.SetStdin(new StdinWriter(_engine.Loop, dup, closable: false));
-                }
-                _container.Stdout = new OutputReader(_engine.Loop, master, Pipe.Stdout, _container);
+                KillOrphan(pid);
+                Fail($"{Verb} container {_req.Id}: the runtime sent no terminal to the console socket");
+                return;
             }
             OwnedFd? pidfd = _engine.Reaper.Claim(pid, _container);
             if (pidfd is not null) _engine.Watchdog?.Register(pidfd.Value);
@@ -170,7 +126,7 @@ sealed class CreateOperation : IChildExitHandler
             _pending?.End();
             _container.Started(pid, pidfd);
             _engine.Register(_container);
-            DisposeRuntimeIo();
+            io.EndRuntime();
             Release();
             _done(new CreateResult(pid, null));
         }
@@ -194,20 +150,11 @@ sealed class CreateOperation : IChildExitHandler
     void Fail(string error)
     {
         _pending?.End();
-        DisposeRuntimeIo();
         _container?.Log.Discard();
         _container?.Close();
         _engine.Unreserve(_req.Id);
         Release();
         _done(new CreateResult(0, error));
-    }
-
-    void DisposeRuntimeIo()
-    {
-        _captureOut?.Dispose();
-        _captureErr?.Dispose();
-        _console?.Dispose();
-        _console = null;
     }
 
     void Release()

@@ -10,21 +10,18 @@ namespace Podmon.Containers;
 /// process runs; the process is then re-parented to podmon (subreaper) and watched by pidfd. Its
 /// output (pipes, or the pty of --tty) is collected up to the limit; the result is complete when
 /// the process exited and its output was drained. A timeout SIGKILLs the process (or the runtime
-/// if it has not started it yet); the container is not touched.
+/// if it has not started it yet); the container is not touched. Its stdio is a <see cref="ContainerIo"/>
+/// without stdin whose sink is this operation.
 /// </summary>
 sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
 {
-    const int RuntimeOutputLimit = 64 * 1024;
-
     readonly ContainerEngine _engine;
     readonly ExecSyncRequest _req;
     readonly Action<ExecSyncResult> _done;
     readonly CaptureBuffer _stdout, _stderr;
     readonly LoopTimer _timer;
     readonly string _pidfile;
-    ConsoleSocket? _console;
-    CaptureBuffer? _runtimeOutput;
-    OutputReader? _out, _err, _captureOut, _captureErr;
+    ContainerIo? _io;
     OwnedFd? _runtimePidfd, _processPidfd;
     int _runtimePid, _processPid;
     bool _holding, _timedOut, _finished;
@@ -44,37 +41,22 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
 
     public void Start()
     {
-        var childEnds = new List<OwnedFd>();
         try
         {
             Container? c = _engine.Find(_req.Id);
             if (c is null) throw new ContainerException($"container {_req.Id} not found");
             if (c.State != ContainerState.Running) throw new ContainerException($"container {_req.Id} is not running");
             if (_req.Command.Count == 0) throw new ContainerException("exec: command is empty");
-            if (_req.Terminal)
-                _console = new ConsoleSocket(_engine.Loop, ConsoleSocket.TempPath(_engine.Options.RuntimeDir, "exec-term"));
+            _io = new ContainerIo(_engine.Loop, _req.Terminal ? IoMode.Terminal : IoMode.Pipes, stdin: false, this,
+                _engine.Options.RuntimeDir, "exec-term");
             var req = new SpawnRequest
             {
                 Path = _engine.Options.RuntimePath,
-                Argv = RuntimeArgs.ExecSync(_engine.Options, _req.Id, _pidfile, _console?.ConnectPath, _req.Command, _req.CgroupManager),
+                Argv = RuntimeArgs.ExecSync(_engine.Options, _req.Id, _pidfile, _io.ConsoleSocketPath, _req.Command, _req.CgroupManager),
                 Environment = RuntimeArgs.Environment(_req.EnvVars),
                 ParentDeathSignal = Libc.SIGKILL,
             };
-            OwnedFd[] o = Libc.Pipe(), e = Libc.Pipe();
-            childEnds.Add(o[1]);
-            childEnds.Add(e[1]);
-            if (_req.Terminal)
-            {
-                _runtimeOutput = new CaptureBuffer(RuntimeOutputLimit);
-                _captureOut = new OutputReader(_engine.Loop, o[0], Pipe.Stdout, _runtimeOutput);
-                _captureErr = new OutputReader(_engine.Loop, e[0], Pipe.Stderr, _runtimeOutput);
-            }
-            else
-            {
-                _out = new OutputReader(_engine.Loop, o[0], Pipe.Stdout, this);
-                _err = new OutputReader(_engine.Loop, e[0], Pipe.Stderr, this);
-            }
-            req.Fds.AddRange([(0, -1), (1, o[1].Value), (2, e[1].Value)]);
+            req.Fds.AddRange(_io.ChildFds);
             _engine.Reaper.HoldOrphans();
             _holding = true;
             SpawnedProcess p = Spawner.Spawn(req);
@@ -92,7 +74,7 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
         }
         finally
         {
-            foreach (OwnedFd fd in childEnds) fd.Dispose();
+            _io?.CloseChildEnds();
         }
     }
 
@@ -107,31 +89,27 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
         try
         {
             _runtimePidfd?.Dispose();
-            _captureOut?.Drain();
-            _captureErr?.Drain();
+            ContainerIo io = _io!;
+            io.DrainRuntimeMessages();
             if (exitCode != 0)
             {
-                _out?.Drain();
-                _err?.Drain();
+                io.Drain();
                 if (_timedOut)
                 {
                     Finish(-1, null);
                     return;
                 }
-                string text = _runtimeOutput?.Text() ?? (_stderr.Length > 0 ? _stderr.Text() : _stdout.Text());
+                string text = io.Mode == IoMode.Terminal ? io.RuntimeOutput.Text() : _stderr.Length > 0 ? _stderr.Text() : _stdout.Text();
                 Finish(ExecSyncResult.RuntimeFailedExitCode,
                     $"exec in container {_req.Id}: {Path.GetFileName(_engine.Options.RuntimePath)} exited with status {exitCode}" +
                     (text.Length > 0 ? $": {text}" : ""));
                 return;
             }
             int pid = _processPid = Pidfile.Read(_pidfile);
-            if (_console is not null)
+            if (io.Mode == IoMode.Terminal)
             {
-                _console.TryReceive();
-                OwnedFd? master = _console.TakeMaster() ?? throw new IOException("the runtime sent no terminal to the console socket");
-                _out = new OutputReader(_engine.Loop, master, Pipe.Stdout, this);
-                _console.Dispose();
-                _console = null;
+                if (!io.ConnectTerminal(stdin: false, onlcr: false)) throw new IOException("the runtime sent no terminal to the console socket");
+                io.EndRuntime();
             }
             _processPidfd = _engine.Reaper.Claim(pid, this);
             _engine.ExecProcessesRunning++;
@@ -148,8 +126,7 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
     void ProcessExited(int exitCode)
     {
         _engine.ExecProcessesRunning--;
-        _out?.Drain();
-        _err?.Drain();
+        _io?.Drain();
         Finish(exitCode, null);
     }
 
@@ -171,21 +148,15 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
         _finished = true;
         bool started = _runtimePid != 0;
         _engine.Loop.Timers.Cancel(_timer);
-        _out?.Dispose();
-        _err?.Dispose();
-        _captureOut?.Dispose();
-        _captureErr?.Dispose();
-        _console?.Dispose();
+        _io?.Dispose();
         _runtimePidfd?.Dispose();
         _processPidfd?.Dispose();
         Pidfile.Clear(_pidfile);
         Release();
         if (started) _engine.ExecFinished();
-        _done(new ExecSyncResult
+        _done(new ExecSyncResult(_stdout, _stderr)
         {
             ExitCode = exitCode,
-            Stdout = _stdout.ToArray(),
-            Stderr = _stderr.ToArray(),
             TimedOut = _timedOut,
             Truncated = _stdout.Truncated || _stderr.Truncated,
             Error = error,

@@ -72,18 +72,27 @@ public sealed class ExecSyncRequest
 /// container, the runtime failed: its stderr is in the text); <see cref="ExitCode"/> is then -2
 /// (what conmon-rs answers). On a timeout the process is SIGKILLed, <see cref="TimedOut"/> is set
 /// and <see cref="ExitCode"/> is what it reported (137), or -1 if the runtime never started it.
+/// The output is read in place from pooled buffers: <see cref="Dispose"/> once it is copied.
 /// </summary>
-public sealed class ExecSyncResult
+public sealed class ExecSyncResult(CaptureBuffer? stdout = null, CaptureBuffer? stderr = null) : IDisposable
 {
     public const int RuntimeFailedExitCode = -2;
 
     public int ExitCode { get; init; }
-    public byte[] Stdout { get; init; } = [];
-    public byte[] Stderr { get; init; } = [];
+    /// <summary>Valid until <see cref="Dispose"/>.</summary>
+    public ReadOnlySpan<byte> Stdout => stdout is null ? default : stdout.Written;
+    /// <summary>Valid until <see cref="Dispose"/>.</summary>
+    public ReadOnlySpan<byte> Stderr => stderr is null ? default : stderr.Written;
     public bool TimedOut { get; init; }
     /// <summary>Output beyond <see cref="EngineOptions.ExecOutputLimit"/> was dropped.</summary>
     public bool Truncated { get; init; }
     public string? Error { get; init; }
+
+    public void Dispose()
+    {
+        stdout?.Dispose();
+        stderr?.Dispose();
+    }
 }
 
 /// <summary>A request about a container that cannot be served (unknown id, no terminal, …).</summary>

@@ -5,17 +5,18 @@ namespace Podmon.Containers;
 
 /// <summary>
 /// The container's stdin (pipe write end or a dup of the pty master), non-blocking. What the
-/// container does not take at once waits in <see cref="Pending"/> until the fd is writable;
-/// producers (attach clients) pause while anything is pending, so it stays one read at most.
+/// container does not take at once waits in an <see cref="OutboundBuffer"/> until the fd is
+/// writable; producers (attach clients) pause while anything is <see cref="Pending"/>, so it stays
+/// one read at most.
 /// </summary>
 public sealed class StdinWriter : IEventHandler, IDisposable
 {
     readonly EventLoop _loop;
     readonly OwnedFd _fd;
     readonly bool _closable;
+    // Backlogged from the first queued byte to the last written one.
+    readonly OutboundBuffer _out = new(OutboundMode.Pipe, new QueuePolicy(highWater: 1, lowWater: 1), keepBytes: 64 * 1024);
     Registration _reg;
-    byte[] _pending = [];
-    int _pendingLength;
     bool _closeWhenDrained;
 
     /// <summary>Called when pending bytes were all written (producers may resume).</summary>
@@ -31,58 +32,24 @@ public sealed class StdinWriter : IEventHandler, IDisposable
     }
 
     public bool IsOpen => !_fd.IsClosed;
-    public bool Pending => _pendingLength > 0;
+    public bool Pending => _out.Pending > 0;
 
-    public unsafe void Write(ReadOnlySpan<byte> data)
+    public void Write(ReadOnlySpan<byte> data)
     {
         if (!IsOpen || data.IsEmpty) return;
-        if (_pendingLength > 0)
+        QueueChange change = _out.Write(_fd.Value, data);
+        if (change == QueueChange.Failed) Dispose(); // EPIPE: the container closed its stdin
+        else if (Pending && !_reg.IsValid) _reg = _loop.Add(_fd.Value, Libc.EPOLLOUT, this);
+    }
+
+    public void OnEvents(uint events)
+    {
+        if (_out.Flush(_fd.Value) == QueueChange.Failed)
         {
-            Queue(data);
+            Dispose();
             return;
         }
-        fixed (byte* p = data)
-        {
-            int done = 0;
-            while (done < data.Length)
-            {
-                nint n = Libc.write(_fd.Value, p + done, (nuint)(data.Length - done));
-                if (n > 0) { done += (int)n; continue; }
-                int e = Errno.Last;
-                if (e == Errno.EINTR) continue;
-                if (e == Errno.EAGAIN) break;
-                Dispose(); // EPIPE: the container closed its stdin
-                return;
-            }
-            if (done < data.Length) Queue(data[done..]);
-        }
-    }
-
-    void Queue(ReadOnlySpan<byte> data)
-    {
-        if (_pendingLength + data.Length > _pending.Length)
-            Array.Resize(ref _pending, Math.Max(_pendingLength + data.Length, 8192));
-        data.CopyTo(_pending.AsSpan(_pendingLength));
-        _pendingLength += data.Length;
-        if (!_reg.IsValid) _reg = _loop.Add(_fd.Value, Libc.EPOLLOUT, this);
-    }
-
-    public unsafe void OnEvents(uint events)
-    {
-        fixed (byte* p = _pending)
-        {
-            nint n = Libc.write(_fd.Value, p, (nuint)_pendingLength);
-            if (n < 0)
-            {
-                int e = Errno.Last;
-                if (e is Errno.EAGAIN or Errno.EINTR) return;
-                Dispose();
-                return;
-            }
-            _pendingLength -= (int)n;
-            _pending.AsSpan((int)n, _pendingLength).CopyTo(_pending);
-        }
-        if (_pendingLength > 0) return;
+        if (Pending) return;
         _loop.Remove(_reg);
         _reg = default;
         if (_closeWhenDrained) Dispose();
@@ -93,7 +60,7 @@ public sealed class StdinWriter : IEventHandler, IDisposable
     public void CloseWhenDrained()
     {
         if (!_closable) return;
-        if (_pendingLength > 0) _closeWhenDrained = true;
+        if (Pending) _closeWhenDrained = true;
         else Dispose();
     }
 
@@ -102,7 +69,7 @@ public sealed class StdinWriter : IEventHandler, IDisposable
         if (_fd.IsClosed) return;
         if (_reg.IsValid) _loop.Remove(_reg);
         _reg = default;
-        _pendingLength = 0;
+        _out.Dispose();
         _fd.Dispose();
     }
 }

@@ -67,6 +67,7 @@ public sealed partial class ConmonService
         RpcCall later = call.Defer();
         containers.ExecSync(request, result =>
         {
+            using var owned = result; // the output is copied once, into the reply, then its buffers go back
             if (!later.IsActive) return;
             var response = new ExecSyncContainerResultsBuilder(later.InitResults(ExecSyncContainerResultsBuilder.DataWords, ExecSyncContainerResultsBuilder.PointerCount)).InitResponse();
             response.ExitCode = result.ExitCode;

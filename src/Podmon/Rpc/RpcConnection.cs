@@ -22,7 +22,7 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
     /// <summary>Frames up to this size need no budget (every request a real client sends is far smaller).</summary>
     internal const int SmallFrame = 64 * 1024;
     const int OutputHighWater = 64 * 1024;
-    /// <summary>An emptied output buffer larger than this is dropped rather than kept for the connection's life.</summary>
+    /// <summary>An emptied output buffer larger than this is given back rather than kept for the connection's life.</summary>
     const int OutputKeep = 256 * 1024;
 
     readonly EventLoop _loop;
@@ -36,10 +36,9 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
     byte[] _in = GC.AllocateUninitializedArray<byte>(InitialBuffer);
     int _inStart, _inEnd;
     int _reserved; // budget held for _in (0 while it is a small buffer)
-    byte[] _out = [];
-    int _outStart, _outEnd;
+    // Past the high-water mark reading stops until the client has taken its answers.
+    readonly OutboundBuffer _out = new(OutboundMode.Stream, new QueuePolicy(OutputHighWater, OutputHighWater), OutputKeep, InitialBuffer);
     uint _interest;
-    bool _writeBlocked;
     bool _inputEnded;
     bool _closed;
     bool _batching;
@@ -61,13 +60,13 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
     {
         _batching = true;
         if ((events & Libc.EPOLLOUT) != 0) Flush();
-        if (!_closed && !_writeBlocked)
+        if (!_closed && !_out.Backlogged)
         {
             ProcessFrames(); // what stayed buffered while output was blocked
             if (!_inputEnded && (events & (Libc.EPOLLIN | Libc.EPOLLHUP | Libc.EPOLLERR | Libc.EPOLLRDHUP)) != 0) ReadFrames();
         }
         _batching = false;
-        if (!_closed && _outEnd > _outStart) Flush();
+        if (!_closed && _out.Pending > 0) Flush();
         // Input ended and the peer has gone entirely: nothing owed can be delivered any more.
         if (!_closed && _inputEnded && (events & (Libc.EPOLLHUP | Libc.EPOLLERR)) != 0) PeerDone();
         Settle();
@@ -77,23 +76,23 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
     void Settle()
     {
         if (_closed) return;
-        bool outputPending = _outEnd > _outStart;
+        bool outputPending = _out.Pending > 0;
         if (_session.IsClosed && !outputPending)
         {
             Close(null);
             return;
         }
         // Half-closed by the peer: done once all it sent is processed and every answer written.
-        if (_inputEnded && !_writeBlocked && !outputPending && _session.PendingCalls == 0)
+        if (_inputEnded && !_out.Backlogged && !outputPending && _session.PendingCalls == 0)
         {
             PeerDone();
             return;
         }
-        bool midFrame = _inEnd > _inStart && !_writeBlocked && !_inputEnded && !_session.IsClosed;
+        bool midFrame = _inEnd > _inStart && !_out.Backlogged && !_inputEnded && !_session.IsClosed;
         if (midFrame && !_stallTimer.IsScheduled) _loop.Timers.Schedule(_stallTimer, Libc.MonotonicMs() + _server.StallTimeoutMs);
         else if (!midFrame && _stallTimer.IsScheduled) _loop.Timers.Cancel(_stallTimer);
 
-        bool reading = !_writeBlocked && !_inputEnded && !_session.IsClosed;
+        bool reading = !_out.Backlogged && !_inputEnded && !_session.IsClosed;
         uint want = (reading ? Libc.EPOLLIN | Libc.EPOLLRDHUP : 0) | (outputPending ? Libc.EPOLLOUT : 0);
         if (want != _interest)
         {
@@ -120,7 +119,7 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
 
     void ReadFrames()
     {
-        while (!_closed && !_session.IsClosed && !_writeBlocked && !_inputEnded)
+        while (!_closed && !_session.IsClosed && !_out.Backlogged && !_inputEnded)
         {
             if (_inEnd == _in.Length && !MakeRoom(_in.Length - _inStart + 1)) return;
             nint n;
@@ -147,7 +146,7 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
 
     void ProcessFrames()
     {
-        while (!_closed && !_session.IsClosed && !_writeBlocked)
+        while (!_closed && !_session.IsClosed && !_out.Backlogged)
         {
             var buffered = new ReadOnlySpan<byte>(_in, _inStart, _inEnd - _inStart);
             FrameStatus status;
@@ -230,59 +229,18 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
     public void Send(ReadOnlySpan<byte> frame)
     {
         if (_closed) return;
-        Append(frame);
-        if (!_batching || _outEnd - _outStart >= OutputHighWater) Flush();
+        _out.Append(frame);
+        if (!_batching || _out.Backlogged) Flush();
         if (!_batching) Settle();
     }
 
-    /// <summary>Writes what the socket takes now: bytes written, or -1 when the peer is gone.</summary>
-    int WriteSome(ReadOnlySpan<byte> data)
-    {
-        int done = 0;
-        fixed (byte* p = data)
-        {
-            while (done < data.Length)
-            {
-                nint n = Libc.send(_fd.Value, p + done, (nuint)(data.Length - done), Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
-                if (n >= 0) { done += (int)n; continue; }
-                int e = Errno.Last;
-                if (e == Errno.EINTR) continue;
-                if (e == Errno.EAGAIN) break;
-                _session.Disconnected(Errno.Describe(e));
-                Close($"write: {Errno.Describe(e)}");
-                return -1;
-            }
-        }
-        return done;
-    }
-
-    void Append(ReadOnlySpan<byte> data)
-    {
-        if (_out.Length - _outEnd < data.Length)
-        {
-            int pending = _outEnd - _outStart;
-            byte[] target = _out.Length >= pending + data.Length ? _out : GC.AllocateUninitializedArray<byte>(Math.Max(pending + data.Length, Math.Max(2 * _out.Length, InitialBuffer)));
-            Buffer.BlockCopy(_out, _outStart, target, 0, pending);
-            _out = target;
-            _outStart = 0;
-            _outEnd = pending;
-        }
-        data.CopyTo(_out.AsSpan(_outEnd));
-        _outEnd += data.Length;
-    }
-
-    /// <summary>Writes pending output; what the socket does not take waits for EPOLLOUT, and past the high-water mark reading stops.</summary>
+    /// <summary>Writes pending output; what the socket does not take waits for EPOLLOUT.</summary>
     void Flush()
     {
-        if (_closed) return;
-        int n = WriteSome(new ReadOnlySpan<byte>(_out, _outStart, _outEnd - _outStart));
-        if (n < 0) return;
-        _outStart += n;
-        int pending = _outEnd - _outStart;
-        _writeBlocked = pending >= OutputHighWater;
-        if (pending > 0) return;
-        _outStart = _outEnd = 0;
-        if (_out.Length > OutputKeep) _out = [];
+        if (_closed || _out.Flush(_fd.Value) != QueueChange.Failed) return;
+        string error = Errno.Describe(_out.Error);
+        _session.Disconnected(error);
+        Close($"write: {error}");
     }
 
     /// <summary>Closes the socket (once); <paramref name="reason"/> is logged when not a normal end.</summary>
@@ -296,7 +254,8 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
         if (_stallTimer.IsScheduled) _loop.Timers.Cancel(_stallTimer);
         _loop.Remove(_reg);
         _fd.Dispose();
-        _in = _out = [];
+        _in = [];
+        _out.Dispose();
         _server.Release(_reserved);
         _reserved = 0;
         _server.Forget(this);

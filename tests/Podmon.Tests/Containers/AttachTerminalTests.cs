@@ -180,7 +180,7 @@ public class AttachTerminalTests(RuncFixture fx) : IClassFixture<RuncFixture>
         fx.Start(id);
         h.RunFor(200);
         h.Engine.SetWindowSize(id, 123, 45);
-        h.Engine.Find(id)!.Stdin!.Write("\n"u8);
+        h.Engine.Find(id)!.Io.Stdin!.Write("\n"u8);
         Assert.Equal(0, h.WaitExit(id));
         Assert.Contains("stdout F 45 123\r\n", File.ReadAllText(log));
     }
