@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Podmon.Tests.Integration;
+using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Rpc;
 

@@ -6,7 +6,7 @@ using Podmon.Capnp;
 using Podmon.Capnp.Rpc;
 using Podmon.Rpc;
 using Podmon.Schema;
-using Podmon.Tests.Integration;
+using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Rpc;
 

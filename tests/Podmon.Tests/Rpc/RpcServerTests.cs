@@ -1,6 +1,6 @@
 using Podmon.Capnp.Rpc;
 using Podmon.Rpc;
-using Podmon.Tests.Integration;
+using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Rpc;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
 using Podmon.Capnp;
-using Podmon.Tests.Integration;
+using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Rpc;
 

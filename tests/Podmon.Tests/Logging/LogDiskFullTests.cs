@@ -3,10 +3,10 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Podmon.Logging;
 using Podmon.Tests.Containers.Fixtures;
-using Podmon.Tests.Integration;
+using Podmon.Tests.Fixtures;
 using Podmon.Tests.Rpc;
 
-namespace Podmon.Tests.Containers;
+namespace Podmon.Tests.Logging;
 
 /// <summary>
 /// A log on a tiny tmpfs that fills and frees while it is written: the file only ever holds whole

@@ -1,8 +1,9 @@
+using Podmon.Tests.Fixtures;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Podmon.Tests.Containers.Fixtures;
 
-namespace Podmon.Tests.Integration;
+namespace Podmon.Tests.ConmonCli;
 
 /// <summary>Runs tests/podman/e2e.sh once (podman with the published podmon as its conmon) and keeps its PASS/FAIL lines.</summary>
 public sealed class PodmanE2eFixture

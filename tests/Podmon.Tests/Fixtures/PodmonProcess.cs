@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Podmon.Tests.Integration;
+namespace Podmon.Tests.Fixtures;
 
 /// <summary>Runs the published binary (artifacts/podmon, or $PODMON_BINARY).</summary>
 static class PodmonProcess

@@ -5,7 +5,7 @@ using Podmon.Containers;
 using Podmon.Logging;
 using Podmon.Tests.Containers.Fixtures;
 
-namespace Podmon.Tests.Containers;
+namespace Podmon.Tests.Logging;
 
 public class LogTests(RuncFixture fx) : IClassFixture<RuncFixture>
 {

@@ -1,7 +1,8 @@
+using Podmon.Tests.Fixtures;
 using System.Diagnostics;
 using Podmon.Sys;
 
-namespace Podmon.Tests.Integration;
+namespace Podmon.Tests.Server;
 
 /// <summary>The published binary as a conmon-rs style server: launcher, daemon, signals, errors.</summary>
 public class DaemonTests
@@ -36,8 +37,10 @@ public class DaemonTests
         Assert.Equal("2", status["Threads"]);
         // The runtime started after the fork (in the daemon): it has its finalizer thread.
         // A fork after runtime start would leave the child with the main thread only.
-        var threadNames = Directory.GetDirectories($"/proc/{pid}/task").Select(t => File.ReadAllText(t + "/comm").Trim()).ToList();
-        Assert.Contains(".NET Finalizer", threadNames);
+        // The finalizer thread names itself once it runs, which a loaded machine may delay past the launcher's return.
+        List<string> ThreadNames() => Directory.GetDirectories($"/proc/{pid}/task").Select(t => File.ReadAllText(t + "/comm").Trim()).ToList();
+        PodmonProcess.WaitUntil(() => ThreadNames().Contains(".NET Finalizer"), 5000);
+        Assert.Contains(".NET Finalizer", ThreadNames());
         Assert.Equal("0000000000015007", status["SigBlk"]); // SIGHUP INT QUIT PIPE TERM CHLD, on every thread
         foreach (int fd in new[] { 0, 1, 2 })
             Assert.Equal("/dev/null", new FileInfo($"/proc/{pid}/fd/{fd}").LinkTarget);

@@ -1,10 +1,11 @@
+using Podmon.Tests.Rpc;
 using System.Diagnostics;
 using Podmon.Sys;
 using Podmon.Tests.Containers.Fixtures;
-using Podmon.Tests.Integration;
+using Podmon.Tests.Fixtures;
 using Xunit.Abstractions;
 
-namespace Podmon.Tests.Rpc;
+namespace Podmon.Tests.Containers;
 
 /// <summary>
 /// SIGKILL of the server while createContainer is in flight, at moments spread from before the
