@@ -219,6 +219,34 @@ public class FdSocketTests(RuncFixture fx) : IClassFixture<RuncFixture>
     }
 
     [Fact]
+    public void AClientThatDoesNotReadItsRepliesLosesNone()
+    {
+        const int Requests = 5000;
+        using var s = Server();
+        using var c = new FdSocketClient(StartFdSocket(s));
+        int sent = 0;
+        // Far more replies than the server's send buffer holds: it stops reading until there is room.
+        var sender = new Thread(() =>
+        {
+            for (uint i = 1; i <= Requests; i++)
+            {
+                c.SendRaw(FdSocketClient.Header(i, 0));
+                Volatile.Write(ref sent, (int)i);
+            }
+        });
+        sender.Start();
+        int last = -1;
+        while (Volatile.Read(ref sent) != last && Volatile.Read(ref sent) < Requests)
+        {
+            last = Volatile.Read(ref sent);
+            Thread.Sleep(200); // until the sender is stuck (both buffers full) or done
+        }
+        for (uint i = 1; i <= Requests; i++) Assert.Equal((ulong)i << 32, c.Receive().Header);
+        Assert.True(sender.Join(10_000));
+        Assert.True(s.Alive);
+    }
+
+    [Fact]
     public void FdsThatDidNotFitTheServersFdLimitAreAnErrorAndNoneLeaks()
     {
         using var s = Server();
