@@ -244,6 +244,7 @@ public class FdSocketTests(RuncFixture fx) : IClassFixture<RuncFixture>
         for (uint i = 1; i <= Requests; i++) Assert.Equal((ulong)i << 32, c.Receive().Header);
         Assert.True(sender.Join(10_000));
         Assert.True(s.Alive);
+        Assert.Equal(2, s.Threads); // served on the one loop: still main + the runtime's finalizer
     }
 
     [Fact]
