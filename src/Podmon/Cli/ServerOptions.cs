@@ -19,6 +19,7 @@ public sealed class ServerOptions
     public string TracingEndpoint { get; set; } = "http://127.0.0.1:4317";
 
     public string SocketPath => Path.Combine(RuntimeDir, "conmon.sock");
+    public string FdSocketPath => Path.Combine(RuntimeDir, "conmon-fd.sock");
     public string PidfilePath => Path.Combine(RuntimeDir, "pidfile");
 }
 

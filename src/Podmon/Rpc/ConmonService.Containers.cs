@@ -3,6 +3,7 @@ using Podmon.Capnp.Rpc;
 using Podmon.Containers;
 using Podmon.Logging;
 using Podmon.Schema;
+using Podmon.Sys;
 using LogType = Podmon.Logging.LogDriverType;
 using SchemaLogType = Podmon.Schema.LogDriverType;
 
@@ -13,14 +14,14 @@ public sealed partial class ConmonService
 {
     void CreateContainer(CreateContainerRequestReader r, RpcCall call)
     {
-        if (r.AdditionalFds.Count > 0 || r.LeakFds.Count > 0)
-        {
-            call.Fail("additionalFds and leakFds name fds passed over startFdSocket, which podmon does not serve yet");
-            return;
-        }
         if (!TryLogDrivers(r.LogDrivers, out LogDriverConfig[] logDrivers, out string? logError))
         {
             call.Fail(logError!); // this call only: the request was well-formed, just not one podmon can serve
+            return;
+        }
+        if (!TryTakeFds(r.AdditionalFds, r.LeakFds, out OwnedFd[] additionalFds, out OwnedFd[] leakFds, out string? fdError))
+        {
+            call.Fail(fdError!);
             return;
         }
         var request = new CreateRequest
@@ -37,10 +38,13 @@ public sealed partial class ConmonService
             CommandArgs = Strings(r.CommandArgs),
             EnvVars = Pairs(r.EnvVars),
             CgroupManager = CgroupManagerOf(r.CgroupManager),
+            AdditionalFds = additionalFds,
+            LeakFds = leakFds,
         };
         RpcCall later = call.Defer();
         containers.Create(request, result =>
         {
+            if (!result.Succeeded) foreach (OwnedFd fd in leakFds) fd.Dispose(); // a create that failed early never owned them
             if (!later.IsActive) return;
             if (!result.Succeeded)
             {

@@ -13,7 +13,8 @@ namespace Podmon.Rpc;
 /// of the server. Requests are copied into plain values for the container engine while the
 /// frame is still there; long operations answer later through a deferred call.
 /// </summary>
-public sealed partial class ConmonService(ContainerEngine containers, EngineCgroupManager serverCgroupManager) : ICapability
+public sealed partial class ConmonService(ContainerEngine containers, EngineCgroupManager serverCgroupManager,
+    FdSocket? fdSocket = null) : ICapability
 {
     readonly uint _pid = (uint)Libc.getpid();
 
@@ -41,7 +42,10 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
             case ConmonMethod.SetWindowSizeContainer:
                 SetWindowSize(new SetWindowSizeContainerParamsReader(parameters).Request, call);
                 break;
-            case ConmonMethod.CreateNamespaces or ConmonMethod.StartFdSocket or ConmonMethod.ServeExecContainer
+            case ConmonMethod.StartFdSocket:
+                StartFdSocket(call);
+                break;
+            case ConmonMethod.CreateNamespaces or ConmonMethod.ServeExecContainer
                 or ConmonMethod.ServeAttachContainer or ConmonMethod.ServePortForwardContainer:
                 call.Fail($"{MethodName(methodId)} is not implemented by podmon yet", ExceptionType.Unimplemented);
                 break;

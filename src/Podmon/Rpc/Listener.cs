@@ -25,12 +25,13 @@ public sealed unsafe class Listener : IEventHandler, IDisposable
     long _exhaustedSince = -1; // monotonic ms of the episode's first failure; -1 = none
     long _refused; // accept failures in this episode
 
-    public Listener(EventLoop loop, string path, IConnectionAcceptor acceptor)
+    /// <param name="socketType">SOCK_STREAM (the RPC socket) or SOCK_SEQPACKET (the fd socket)</param>
+    public Listener(EventLoop loop, string path, IConnectionAcceptor acceptor, int socketType = Libc.SOCK_STREAM)
     {
         _loop = loop;
         _acceptor = acceptor;
         Path = path;
-        _fd = UnixSocket.Listen(path, Libc.SOCK_STREAM, 0b110_000_000 /* 0600 */);
+        _fd = UnixSocket.Listen(path, socketType, 0b110_000_000 /* 0600 */);
         _reg = loop.Add(_fd.Value, Libc.EPOLLIN, this);
         _retry = new LoopTimer(new ActionTimer(Resume));
     }

@@ -22,6 +22,7 @@ public sealed class ServerHost : IDisposable
     readonly MonitorHost _host = new();
     Listener? _listener;
     RpcServer? _rpc;
+    FdSocket? _fdSocket;
     ContainerEngine? _containers;
 
     public ServerHost(ServerOptions options) => _options = options;
@@ -50,7 +51,8 @@ public sealed class ServerHost : IDisposable
             RuntimeDir = _options.RuntimeDir,
             LogLevel = _options.LogLevel,
         });
-        _rpc = new RpcServer(_host.Loop, new ConmonService(_containers, _options.CgroupManager), _host.Idle);
+        _fdSocket = new FdSocket(_host.Loop, _options.FdSocketPath);
+        _rpc = new RpcServer(_host.Loop, new ConmonService(_containers, _options.CgroupManager, _fdSocket), _host.Idle);
         string socket = _options.SocketPath;
         if (Libc.unlink(socket) < 0 && Errno.Last != Errno.ENOENT)
             throw new SyscallException("unlink", Errno.Last, socket);
@@ -82,7 +84,7 @@ public sealed class ServerHost : IDisposable
     }
 
     /// <summary>
-    /// SIGKILLs the containers (and every other child podmon started), removes the socket, and
+    /// SIGKILLs the containers (and every other child podmon started), removes the sockets, and
     /// stops the loop once the containers are reaped and their exit files written (at most
     /// <see cref="ShutdownGraceMs"/>).
     /// </summary>
@@ -91,6 +93,7 @@ public sealed class ServerHost : IDisposable
         _containers?.Shutdown();
         _host.Reaper.SignalAll(Libc.SIGKILL);
         _rpc?.CloseAll();
+        _fdSocket?.Dispose(); // its fds closed, conmon-fd.sock removed
         if (_listener is not null)
         {
             _listener.Dispose();
@@ -112,6 +115,7 @@ public sealed class ServerHost : IDisposable
     public void Dispose()
     {
         _listener?.Dispose();
+        _fdSocket?.Dispose();
         _containers?.Dispose();
         _host.Dispose();
     }

@@ -87,27 +87,45 @@ public static unsafe class UnixSocket
     /// </summary>
     public static int ReceiveWithFds(int socket, Span<byte> data, Span<int> fds, out int fdCount)
     {
+        nint n = ReceiveMessage(socket, data, fds, Libc.MSG_CMSG_CLOEXEC, out fdCount, out _);
+        return (int)Errno.Check((long)n, "recvmsg");
+    }
+
+    /// <summary>
+    /// One recvmsg with room for <paramref name="fds"/>.Length fds, collected from every
+    /// SCM_RIGHTS message (pass MSG_CMSG_CLOEXEC in <paramref name="flags"/>); fds beyond the span
+    /// are closed, never leaked. Returns recvmsg's result (negative: see <see cref="Errno.Last"/>,
+    /// no fds then) and the message's flags (MSG_TRUNC, MSG_CTRUNC).
+    /// </summary>
+    public static nint ReceiveMessage(int socket, Span<byte> data, Span<int> fds, int flags, out int fdCount, out int msgFlags)
+    {
         int controlLen = CmsgSpace(Math.Max(1, fds.Length) * sizeof(int));
         byte* control = stackalloc byte[controlLen];
         fdCount = 0;
+        msgFlags = 0;
         fixed (byte* p = data)
         {
             var iov = new Libc.IoVec { Base = p, Length = (nuint)data.Length };
             var msg = new Libc.MsgHdr { Iov = &iov, IovLen = 1, Control = control, ControlLen = (nuint)controlLen };
-            int n = (int)Errno.Check((long)Libc.recvmsg(socket, &msg, Libc.MSG_CMSG_CLOEXEC), "recvmsg");
-            if (msg.ControlLen >= (nuint)sizeof(Libc.CmsgHdr))
+            nint n = Libc.recvmsg(socket, &msg, flags);
+            if (n < 0) return n;
+            msgFlags = msg.Flags;
+            nuint offset = 0;
+            while (offset + (nuint)sizeof(Libc.CmsgHdr) <= msg.ControlLen)
             {
-                var cmsg = (Libc.CmsgHdr*)control;
+                var cmsg = (Libc.CmsgHdr*)(control + offset);
+                if (cmsg->Len < (nuint)sizeof(Libc.CmsgHdr) || offset + cmsg->Len > msg.ControlLen) break;
                 if (cmsg->Level == Libc.SOL_SOCKET && cmsg->Type == Libc.SCM_RIGHTS)
                 {
                     int count = (int)(cmsg->Len - (nuint)sizeof(Libc.CmsgHdr)) / sizeof(int);
-                    var received = new ReadOnlySpan<int>(control + sizeof(Libc.CmsgHdr), count);
+                    var received = new ReadOnlySpan<int>(control + offset + (nuint)sizeof(Libc.CmsgHdr), count);
                     for (int i = 0; i < count; i++)
                     {
-                        if (i < fds.Length) fds[fdCount++] = received[i];
+                        if (fdCount < fds.Length) fds[fdCount++] = received[i];
                         else Libc.close(received[i]);
                     }
                 }
+                offset += (cmsg->Len + 7) & ~(nuint)7;
             }
             return n;
         }
