@@ -3,7 +3,7 @@ using System.Text.Json;
 using Microsoft.Win32.SafeHandles;
 using Podmon.Sys;
 using Podmon.Tests.Containers.Fixtures;
-using Podmon.Tests.Integration;
+using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Rpc;
 
