@@ -22,19 +22,17 @@ public sealed class ContainerEngine : IDisposable
     bool _watchdogTried;
 
     /// <summary>
-    /// The pod watchdog, started with the first container or exec (not at server start: an idle
-    /// server needs no second process, and starting one would delay the socket).
+    /// The pod watchdog, started by the first container or exec (not at server start: an idle
+    /// server needs no second process, and starting one would delay the socket). Null when
+    /// disabled or when it could not be started (said once in the log).
     /// </summary>
-    public PodWatchdog? Watchdog
+    public PodWatchdog? StartWatchdog()
     {
-        get
-        {
-            if (_watchdogTried || Options.WatchdogPath is null) return _watchdog;
-            _watchdogTried = true;
-            try { _watchdog = PodWatchdog.Start(Options.WatchdogPath, Options.WatchdogArgs, Reaper); }
-            catch (SyscallException e) { Log.Error($"pod watchdog not started ({e.Message}): containers will not be killed if podmon dies"); }
-            return _watchdog;
-        }
+        if (_watchdogTried || Options.WatchdogPath is null) return _watchdog;
+        _watchdogTried = true;
+        try { _watchdog = PodWatchdog.Start(Options.WatchdogPath, Options.WatchdogArgs, Reaper); }
+        catch (SyscallException e) { Log.Error($"pod watchdog not started ({e.Message}): containers will not be killed if podmon dies"); }
+        return _watchdog;
     }
 
     /// <summary>A container exited; its exit files are written.</summary>

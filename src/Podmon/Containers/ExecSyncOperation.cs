@@ -113,7 +113,7 @@ sealed class ExecSyncOperation : IChildExitHandler, IOutputSink, ITimerHandler
             }
             _processPidfd = _engine.Reaper.Claim(pid, this);
             _engine.ExecProcessesRunning++;
-            if (_processPidfd is not null) _engine.Watchdog?.Register(_processPidfd.Value);
+            if (_processPidfd is not null) _engine.StartWatchdog()?.Register(_processPidfd.Value);
             Release();
             if (_timedOut) Kill();
         }
