@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using CsCheck;
 using Podmon.Capnp;
+using Podmon.Capnp.Rpc;
 using Podmon.Rpc;
 using Podmon.Schema;
 using Slot = Podmon.Rpc.SchemaGeneration.Slot;
@@ -227,5 +228,69 @@ public partial class SchemaGenerationTests
         try { view.WithoutPointer(0); }
         catch (ArgumentOutOfRangeException) { refused = true; } // one skipped slot per view
         Assert.True(refused);
+    }
+
+    sealed class Frames : IRpcOutput
+    {
+        public readonly List<byte[]> Sent = [];
+        public bool Keep = true;
+        public void Send(ReadOnlySpan<byte> frame)
+        {
+            if (Keep) Sent.Add(frame.ToArray());
+        }
+    }
+
+    static byte[] Frame(Action<MessageBuilder> build)
+    {
+        using var m = new MessageBuilder();
+        build(m);
+        return m.Frame.ToArray();
+    }
+
+    /// <summary>A version call; in v0.7's layout with its metadataOld filled, as the Go client with tracing on.</summary>
+    static byte[] VersionCall(uint q, bool old) => Frame(m =>
+    {
+        CallBuilder c = RpcMessageBuilder.InitRoot(m).InitCall();
+        c.QuestionId = q;
+        c.InterfaceId = Conmon.InterfaceId;
+        c.MethodId = (ushort)ConmonMethod.Version;
+        c.InitTarget().InitPromisedAnswer().QuestionId = 0;
+        PointerBuilder request = VersionParamsBuilder.Init(c.InitParams().Content).RequestPointer;
+        StructBuilder r = request.InitStruct(VersionRequestBuilder.DataWords, (ushort)(old ? 2 : 1));
+        new VersionRequestBuilder(r).Verbose = true;
+        if (old) r.GetPointer(0).SetData("{\"traceparent\":\"00-1-2-01\"}"u8);
+        SetPairs(r.GetPointer(old ? 1 : 0), [("k", "v")]);
+    });
+
+    [Theory]
+    [InlineData(false, 8)]
+    [InlineData(true, 9)]
+    public void VersionIsAnsweredInTheCallersLayoutAndAllocatesNothing(bool old, int responsePointers)
+    {
+        var output = new Frames();
+        var session = new RpcSession(TestConmon.Create(), output);
+        session.Receive(Frame(m => RpcMessageBuilder.InitRoot(m).InitBootstrap().QuestionId = 0));
+        session.Receive(VersionCall(1, old));
+        var ctx = new ReadContext();
+        PayloadReader results = new RpcMessageReader(new MessageReader(output.Sent[^1], ref ctx).Root).Return.Results;
+        StructReader response = results.Content.GetStruct().ReadStruct(0);
+        Assert.Equal(responsePointers, response.PointerCount);
+        Assert.Equal((uint)Environment.ProcessId, new VersionResponseReader(response).ProcessId);
+        Assert.NotEqual(0, new VersionResponseReader(response).CargoTree.Length); // verbose was read from the data section
+        session.Receive(Frame(m => RpcMessageBuilder.InitRoot(m).InitFinish().QuestionId = 1));
+
+        output.Keep = false;
+        byte[][] calls = Enumerable.Range(2, 64).Select(i => VersionCall((uint)i, old)).ToArray();
+        byte[][] finishes = Enumerable.Range(2, 64).Select(i => Frame(m => RpcMessageBuilder.InitRoot(m).InitFinish().QuestionId = (uint)i)).ToArray();
+        void Round()
+        {
+            foreach (byte[] c in calls) session.Receive(c);
+            foreach (byte[] f in finishes) session.Receive(f);
+        }
+        for (int i = 0; i < 10; i++) Round();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 50; i++) Round();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.False(session.IsClosed, session.CloseReason);
     }
 }
