@@ -18,6 +18,10 @@ if [ ! -x .build/conmon-rpc/conmon-rpc ] || [ ! -x .build/conmon-rpc/wire-relay 
     BUILD_DIR=$root/.build/conmon-rpc SKIP_APT=1 "$shared/tools/conmon-rpc/build.sh" >"$results/conmon-rpc-build.log" 2>&1 \
         || { cat "$results/conmon-rpc-build.log"; echo "tests/run.sh: building conmon-rpc failed" >&2; }
 fi
+if [ ! -x .build/conmon-rpc-v073/conmon-rpc ]; then
+    BUILD_DIR=$root/.build/conmon-rpc-v073 SKIP_APT=1 "$shared/tools/conmon-rpc/build-v073.sh" >"$results/conmon-rpc-v073-build.log" 2>&1 \
+        || { cat "$results/conmon-rpc-v073-build.log"; echo "tests/run.sh: building the v0.7.x conmon-rpc failed" >&2; }
+fi
 
 status=0
 for proj in tests/*/*.Tests.csproj; do

@@ -25,22 +25,22 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
         switch ((ConmonMethod)methodId)
         {
             case ConmonMethod.Version:
-                Version(new VersionParamsReader(parameters).Request, call);
+                Version(new VersionRequestReader(Request(methodId, parameters, out bool old)), old, call);
                 break;
             case ConmonMethod.CreateContainer:
-                CreateContainer(new CreateContainerParamsReader(parameters).Request, call);
+                CreateContainer(new CreateContainerRequestReader(Request(methodId, parameters, out _)), call);
                 break;
             case ConmonMethod.ExecSyncContainer:
-                ExecSync(new ExecSyncContainerParamsReader(parameters).Request, call);
+                ExecSync(new ExecSyncContainerRequestReader(Request(methodId, parameters, out _)), call);
                 break;
             case ConmonMethod.AttachContainer:
-                Attach(new AttachContainerParamsReader(parameters).Request, call);
+                Attach(new AttachRequestReader(Request(methodId, parameters, out _)), call);
                 break;
             case ConmonMethod.ReopenLogContainer:
-                ReopenLog(new ReopenLogContainerParamsReader(parameters).Request, call);
+                ReopenLog(new ReopenLogRequestReader(Request(methodId, parameters, out _)), call);
                 break;
             case ConmonMethod.SetWindowSizeContainer:
-                SetWindowSize(new SetWindowSizeContainerParamsReader(parameters).Request, call);
+                SetWindowSize(new SetWindowSizeRequestReader(Request(methodId, parameters, out _)), call);
                 break;
             case ConmonMethod.StartFdSocket:
                 StartFdSocket(call);
@@ -55,9 +55,15 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
         }
     }
 
-    void Version(VersionRequestReader request, RpcCall call)
+    /// <summary>The request of a call, read in the caller's schema generation (see <see cref="SchemaGeneration"/>).</summary>
+    static StructReader Request(ushort methodId, StructReader parameters, out bool old) =>
+        SchemaGeneration.Request((ConmonMethod)methodId, parameters, out old);
+
+    void Version(VersionRequestReader request, bool old, RpcCall call)
     {
-        VersionResponseBuilder r = new VersionResultsBuilder(call.InitResults(VersionResultsBuilder.DataWords, VersionResultsBuilder.PointerCount)).InitResponse();
+        // Answered in the caller's layout: v0.7's response has one more pointer (metadata :Data, left null).
+        PointerBuilder slot = new VersionResultsBuilder(call.InitResults(VersionResultsBuilder.DataWords, VersionResultsBuilder.PointerCount)).ResponsePointer;
+        var r = new VersionResponseBuilder(slot.InitStruct(VersionResponseBuilder.DataWords, (ushort)(VersionResponseBuilder.PointerCount + (old ? 1 : 0))));
         r.ProcessId = _pid;
         r.SetVersion(VersionInfo.Version);
         r.SetTag(VersionInfo.Tag);

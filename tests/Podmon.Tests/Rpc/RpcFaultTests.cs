@@ -301,10 +301,13 @@ public class RpcConnectionStallTests
         using var loop = new Podmon.Loop.EventLoop();
         var server = new RpcServer(loop, TestConmon.Create(), stallTimeoutMs: 300);
         int* sv = stackalloc int[2];
-        Assert.Equal(0, Podmon.Sys.Libc.socketpair(Podmon.Sys.Libc.AF_UNIX, Podmon.Sys.Libc.SOCK_STREAM | Podmon.Sys.Libc.SOCK_CLOEXEC | Podmon.Sys.Libc.SOCK_NONBLOCK, 0, sv));
+        // The client's end blocks: a fork elsewhere in the test process can hold a copy of the server's
+        // end until its exec, so EOF may come a moment after the close, and a non-blocking read would fail.
+        Assert.Equal(0, Podmon.Sys.Libc.socketpair(Podmon.Sys.Libc.AF_UNIX, Podmon.Sys.Libc.SOCK_STREAM | Podmon.Sys.Libc.SOCK_CLOEXEC, 0, sv));
+        Podmon.Sys.Libc.SetNonBlocking(sv[0]);
         server.Accept(new Podmon.Sys.OwnedFd(sv[0]));
         using var client = new Socket(new SafeSocketHandle(sv[1], ownsHandle: true));
-        client.Blocking = true;
+        client.ReceiveTimeout = 10_000;
         byte[] call = RpcWire.Call(1, 0);
         client.Send([.. RpcWire.Bootstrap(0), .. call[..20]]);
         long start = Environment.TickCount64;

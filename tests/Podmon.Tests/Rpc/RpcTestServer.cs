@@ -122,13 +122,21 @@ sealed class RawClient : IDisposable
     public void Dispose() => _s.Dispose();
 }
 
-/// <summary>The reference C++ client and wire tools; built once per test run into .build/conmon-rpc when missing.</summary>
+/// <summary>
+/// The reference C++ client and wire tools, and the second client that speaks the conmon-rs v0.7.x
+/// layout; each built once per test run (into .build/conmon-rpc and .build/conmon-rpc-v073) when missing.
+/// </summary>
 static class ConmonRpc
 {
-    static readonly Lazy<string> _dir = new(EnsureBuilt);
-    static readonly string[] Tools = ["conmon-rpc", "wire-relay", "wire-decode"];
+    static readonly Lazy<string> _dir = new(() => EnsureBuilt(DefaultDir(), "build.sh", ["conmon-rpc", "wire-relay", "wire-decode"]));
+    static readonly Lazy<string> _v073Dir = new(() => EnsureBuilt(
+        Environment.GetEnvironmentVariable("CONMON_RPC_V073_DIR") is { Length: > 0 } env ? env : DefaultDir() + "-v073",
+        "build-v073.sh", ["conmon-rpc"]));
 
     public static string Dir => _dir.Value;
+
+    /// <summary>conmon-rpc built against conmon-v0.7.3.capnp (metadataOld is Data; --meta fills it).</summary>
+    public static string V073Client => Path.Combine(_v073Dir.Value, "conmon-rpc");
 
     static string RepoRoot()
     {
@@ -137,11 +145,13 @@ static class ConmonRpc
         throw new InvalidOperationException("repository root not found");
     }
 
-    static string EnsureBuilt()
+    static string DefaultDir() =>
+        Environment.GetEnvironmentVariable("CONMON_RPC_DIR") is { Length: > 0 } env ? env.TrimEnd('/') : Path.Combine(RepoRoot(), ".build", "conmon-rpc");
+
+    static string EnsureBuilt(string dir, string script, string[] tools)
     {
-        string dir = Environment.GetEnvironmentVariable("CONMON_RPC_DIR") is { Length: > 0 } env ? env : Path.Combine(RepoRoot(), ".build", "conmon-rpc");
-        if (Tools.All(t => File.Exists(Path.Combine(dir, t)))) return dir;
-        var psi = new ProcessStartInfo(Path.Combine(RpcWire.Shared, "tools", "conmon-rpc", "build.sh"))
+        if (tools.All(t => File.Exists(Path.Combine(dir, t)))) return dir;
+        var psi = new ProcessStartInfo(Path.Combine(RpcWire.Shared, "tools", "conmon-rpc", script))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -150,9 +160,9 @@ static class ConmonRpc
         psi.Environment["SKIP_APT"] = "1"; // tests/install-deps.sh installs the packages
         using var p = Process.Start(psi)!;
         Task<string> o = p.StandardOutput.ReadToEndAsync(), e = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(600_000)) { p.Kill(true); throw new TimeoutException("building conmon-rpc took over 10 minutes"); }
-        if (p.ExitCode != 0 || !Tools.All(t => File.Exists(Path.Combine(dir, t))))
-            throw new InvalidOperationException($"building conmon-rpc failed ({p.ExitCode}):\n{o.Result}\n{e.Result}");
+        if (!p.WaitForExit(600_000)) { p.Kill(true); throw new TimeoutException($"{script} took over 10 minutes"); }
+        if (p.ExitCode != 0 || !tools.All(t => File.Exists(Path.Combine(dir, t))))
+            throw new InvalidOperationException($"{script} failed ({p.ExitCode}):\n{o.Result}\n{e.Result}");
         return dir;
     }
 
@@ -168,9 +178,10 @@ static class ConmonRpc
         }
     }
 
+    /// <summary>A tool of <see cref="Dir"/> by name, or any executable by absolute path.</summary>
     public static Process Start(string tool, IEnumerable<string> args)
     {
-        var psi = new ProcessStartInfo(Path.Combine(Dir, tool))
+        var psi = new ProcessStartInfo(Path.IsPathRooted(tool) ? tool : Path.Combine(Dir, tool))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -180,6 +191,9 @@ static class ConmonRpc
     }
 
     public static Result Run(string socket, params string[] args) => RunTool("conmon-rpc", [socket, .. args]);
+
+    /// <summary>One call from a v0.7.x client (CRI-O up to 1.36).</summary>
+    public static Result RunV073(string socket, params string[] args) => RunTool(V073Client, [socket, .. args]);
 
     public static Result RunTool(string tool, string[] args, int timeoutMs = 60_000)
     {
