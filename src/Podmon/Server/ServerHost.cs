@@ -18,8 +18,6 @@ public sealed class ServerHost : IDisposable
     /// <summary>How long shutdown waits for killed containers to be reaped (exit files written).</summary>
     const int ShutdownGraceMs = 2000;
 
-    /// <summary>startFdSocket's socket in the runtime dir, removed at shutdown.</summary>
-    const string FdSocketName = "conmon-fd.sock";
 
     readonly ServerOptions _options;
     readonly MonitorHost _host = new();
@@ -103,8 +101,8 @@ public sealed class ServerHost : IDisposable
             Libc.unlink(_listener.Path);
             _listener = null;
         }
-        // The fd socket (startFdSocket) goes too, so the Go client's restart finds neither; absent is fine.
-        Libc.unlink(Path.Combine(_options.RuntimeDir, FdSocketName));
+        // Also a conmon-fd.sock left by an earlier server (SIGKILLed), so the Go client's restart finds neither.
+        Libc.unlink(_options.FdSocketPath);
         if (_containers is not { Count: > 0 })
         {
             _host.Loop.Stop();

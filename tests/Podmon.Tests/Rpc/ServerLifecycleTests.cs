@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Podmon.Sys;
 using Podmon.Tests.Containers.Fixtures;
-using Podmon.Tests.Integration;
+using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Rpc;
 

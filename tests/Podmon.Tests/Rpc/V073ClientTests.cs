@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Podmon.Tests.Containers.Fixtures;
-using Podmon.Tests.Integration;
+using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Rpc;
 
