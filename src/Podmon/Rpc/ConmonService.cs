@@ -2,6 +2,7 @@ using Podmon.Capnp;
 using Podmon.Capnp.Rpc;
 using Podmon.Containers;
 using Podmon.Diagnostics;
+using Podmon.Pod;
 using Podmon.Schema;
 using Podmon.Sys;
 using EngineCgroupManager = Podmon.Containers.CgroupManager;
@@ -13,7 +14,7 @@ namespace Podmon.Rpc;
 /// of the server. Requests are copied into plain values for the container engine while the
 /// frame is still there; long operations answer later through a deferred call.
 /// </summary>
-public sealed partial class ConmonService(ContainerEngine containers, EngineCgroupManager serverCgroupManager) : ICapability
+public sealed partial class ConmonService(ContainerEngine containers, EngineCgroupManager serverCgroupManager, PodNamespaces? pod = null) : ICapability
 {
     readonly uint _pid = (uint)Libc.getpid();
 
@@ -41,7 +42,10 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
             case ConmonMethod.SetWindowSizeContainer:
                 SetWindowSize(new SetWindowSizeContainerParamsReader(parameters).Request, call);
                 break;
-            case ConmonMethod.CreateNamespaces or ConmonMethod.StartFdSocket or ConmonMethod.ServeExecContainer
+            case ConmonMethod.CreateNamespaces:
+                CreateNamespaces(new CreateNamespacesParamsReader(parameters).Request, call);
+                break;
+            case ConmonMethod.StartFdSocket or ConmonMethod.ServeExecContainer
                 or ConmonMethod.ServeAttachContainer or ConmonMethod.ServePortForwardContainer:
                 call.Fail($"{MethodName(methodId)} is not implemented by podmon yet", ExceptionType.Unimplemented);
                 break;

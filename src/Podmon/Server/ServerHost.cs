@@ -2,6 +2,7 @@ using Podmon.Cli;
 using Podmon.Containers;
 using Podmon.Diagnostics;
 using Podmon.Hosting;
+using Podmon.Pod;
 using Podmon.Rpc;
 using Podmon.Sys;
 
@@ -23,6 +24,7 @@ public sealed class ServerHost : IDisposable
     Listener? _listener;
     RpcServer? _rpc;
     ContainerEngine? _containers;
+    PodNamespaces? _pod;
 
     public ServerHost(ServerOptions options) => _options = options;
 
@@ -50,7 +52,8 @@ public sealed class ServerHost : IDisposable
             RuntimeDir = _options.RuntimeDir,
             LogLevel = _options.LogLevel,
         });
-        _rpc = new RpcServer(_host.Loop, new ConmonService(_containers, _options.CgroupManager), _host.Idle);
+        _pod = new PodNamespaces(_containers);
+        _rpc = new RpcServer(_host.Loop, new ConmonService(_containers, _options.CgroupManager, _pod), _host.Idle);
         string socket = _options.SocketPath;
         if (Libc.unlink(socket) < 0 && Errno.Last != Errno.ENOENT)
             throw new SyscallException("unlink", Errno.Last, socket);
@@ -82,13 +85,15 @@ public sealed class ServerHost : IDisposable
     }
 
     /// <summary>
-    /// SIGKILLs the containers (and every other child podmon started), removes the socket, and
+    /// SIGKILLs the containers (and every other child podmon started), unpins the pod's namespaces
+    /// (the pause goes too), removes the socket, and
     /// stops the loop once the containers are reaped and their exit files written (at most
     /// <see cref="ShutdownGraceMs"/>).
     /// </summary>
     public void Shutdown()
     {
         _containers?.Shutdown();
+        _pod?.Shutdown();
         _host.Reaper.SignalAll(Libc.SIGKILL);
         _rpc?.CloseAll();
         if (_listener is not null)
