@@ -348,6 +348,8 @@ static int write_pidfile(const struct pause_opts *o, pid_t pid) {
 /* The launcher's side once the child runs: 0 when the pause (*pause) is ready, or -1 (error printed). */
 static int launcher_talk(const struct pause_opts *o, int sock, pid_t child, pid_t *pause) {
     *pause = child;
+    /* With --user --pid the pause is the child's child: its 'R' and the child's 'P' race. */
+    int need_grandchild = o->want[3] && o->want[1], ready = 0;
     for (;;) {
         char buf[1100];
         ssize_t r;
@@ -365,10 +367,14 @@ static int launcher_talk(const struct pause_opts *o, int sock, pid_t child, pid_
                 int32_t v;
                 memcpy(&v, buf + 1, sizeof v);
                 *pause = v;
+                need_grandchild = 0;
             }
+            if (ready) return 0;
             break;
         case 'R':
-            return 0;
+            if (!need_grandchild) return 0;
+            ready = 1;
+            break;
         case 'E':
             fail_line("%s", buf + 1);
             return -1;
