@@ -16,7 +16,8 @@
  * (unshare(CLONE_NEWPID) only moves the children) and that child is the pause. The pause sets
  * up its signals, puts /dev/null on its stdio and says "ready". L then bind-mounts
  * /proc/<pause>/ns/<kind> onto each pin for all five kinds (the ones not requested pin the host's
- * namespace, as conmon-rs does), writes B/conmonrs/<ID>.pid and exits 0.
+ * namespace, as conmon-rs does), writes B/conmonrs/<ID>.pid, tells the pause and exits 0; a
+ * pause whose launcher dies before that (the server spawns L with PR_SET_PDEATHSIG) exits.
  * L mounts rather than the pause because a pause inside a new user namespace has no right to
  * mount in the host's mount namespace (conmon-rs unshares a mount namespace for it, which makes
  * those pins invisible to the host). The pause waits in a signalfd poll with the binary's code
@@ -205,7 +206,7 @@ int pm_pause_unpin(const char *base, const char *pod) {
 }
 
 /* Messages on the launcher's socket: 'u' user ns made; 'm' maps written (to the pause);
-   'P' + pid: the pause is this grandchild; 'R' ready; 'E' + text: failed. */
+   'P' + pid: the pause is this grandchild; 'R' ready; 'E' + text: failed; 'k' all pinned (to the pause). */
 static void send_msg(int sock, char type, const void *data, size_t len) {
     char buf[1100];
     if (len > sizeof buf - 1) len = sizeof buf - 1;
@@ -239,8 +240,17 @@ __attribute__((noreturn)) static void pause_wait(const struct pause_opts *o, int
     if (chdir("/") < 0) child_fail(sock, "chdir /");
     int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (nul < 0) child_fail(sock, "open /dev/null");
-    send_msg(sock, 'R', "", 0);
     for (int fd = 0; fd < 3; fd++) dup2(nul, fd);
+    send_msg(sock, 'R', "", 0);
+    /* The launcher says 'k' once the pins and the pid file are there. If it dies first (its
+       parent, the server, was killed: it has PR_SET_PDEATHSIG), nobody will ever own this pause. */
+    char k;
+    ssize_t got;
+    while ((got = recv(sock, &k, 1, 0)) < 0 && errno == EINTR) {}
+    if (got != 1 || k != 'k') {
+        pm_pause_unpin(o->base, o->pod);
+        _exit(1);
+    }
     /* keep only stdio and the signalfd: no fd of the server or the launcher stays open */
     int keep = sfd > 3 ? (dup3(sfd, 3, O_CLOEXEC), 3) : sfd;
     syscall(SYS_close_range, keep + 1, ~0U, 0);
@@ -432,5 +442,6 @@ int pm_pause_main(int argc, char **argv) {
         pm_pause_unpin(o.base, o.pod);
         return 1;
     }
+    send_msg(sv[0], 'k', "", 0);
     return 0;
 }

@@ -70,7 +70,8 @@ public sealed class PodNamespaces(ContainerEngine engine, string binary = "/proc
             OwnedFd[] err = Libc.Pipe(Libc.O_CLOEXEC | Libc.O_NONBLOCK);
             _stderr = err[0];
             using OwnedFd write = err[1];
-            var spawn = new SpawnRequest { Path = owner._binary, Argv = request.PauseArgv(owner._argv0) };
+            // Killed with the server; the pause then exits before it is pinned for good (native/pause.c).
+            var spawn = new SpawnRequest { Path = owner._binary, Argv = request.PauseArgv(owner._argv0), ParentDeathSignal = Libc.SIGKILL };
             spawn.Fds.AddRange([(0, -1), (1, -1), (2, write.Value)]);
             ChildReaper reaper = owner._engine.Reaper;
             SpawnedProcess p;

@@ -220,6 +220,22 @@ public class PodNamespacesTests(RuncFixture fx, ITestOutputHelper output) : ICla
         AssertTornDown(basePath, "p", pause);
     }
 
+    /// <summary>`podmon pause` on its own (conmon-rs's command line): exits once pinned; its SIGTERM unpins.</summary>
+    [Fact]
+    public void ThePauseCommandPinsAndItsSigtermUnpins()
+    {
+        string basePath = BasePath();
+        var r = PodmonProcess.Run(["pause", "--base-path", basePath, "--pod-id=solo", "--net", "--uts"]);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Equal("", r.Stderr);
+        int pause = PausePid(basePath, "solo");
+        Assert.Equal(ProcNs(pause, "net"), Inode($"{basePath}/netns/solo"));
+        Assert.Equal(ProcNs(Libc.getpid(), "pid"), Inode($"{basePath}/pidns/solo")); // not asked: the host's
+        Assert.True(Mounted(basePath));
+        Errno.Check(Libc.kill(pause, Libc.SIGTERM), "kill");
+        AssertTornDown(basePath, "solo", pause);
+    }
+
     [Fact]
     public void PauseCommandLineErrorsAreUsageErrors()
     {
