@@ -20,7 +20,9 @@
  *   'R' token(4) + the runtime's pidfd: sent by pm_spawn before the runtime may exec;
  *   'D' token(4): the create is over (its container, if any, was sent with 'A');
  *   'P' base\0 pod\0 + the pause's pidfd: the pod's namespaces are pinned under base (pause.c);
- *       when podmon dies the pause is SIGKILLed and its pins unmounted and removed.
+ *       when podmon dies the pause is SIGKILLed and its pins unmounted and removed;
+ *   'p': podmon has removed the pins itself (orderly shutdown): forget the pause, so a new
+ *       server's pins at the same paths are never touched.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -73,6 +75,14 @@ static void note_pause(const char *data, size_t len, int pidfd) {
     pause_base = strdup(base);
     pause_pod = strdup(pod + 1);
     pause_pidfd = pidfd;
+}
+
+static void forget_pause(void) {
+    if (pause_pidfd >= 0) close(pause_pidfd);
+    free(pause_base);
+    free(pause_pod);
+    pause_pidfd = -1;
+    pause_base = pause_pod = NULL;
 }
 
 static void stop_pause(void) {
@@ -162,6 +172,7 @@ static void receive(int sock, struct pollfd **pp, int *n, int *cap, char *data, 
         }
     }
     if (data[0] == 'P') note_pause(data + 1, (size_t)r - 1, pause_fd);
+    if (data[0] == 'p') forget_pause();
 }
 
 /* Waits until every in-flight runtime has exited, SIGKILLing those still there at the deadline. */

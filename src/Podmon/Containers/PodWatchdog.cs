@@ -85,6 +85,14 @@ public sealed class PodWatchdog : IChildExitHandler, IDisposable
         catch (SyscallException e) { Log.Error($"pod watchdog: could not register the pause process: {e.Message}"); }
     }
 
+    /// <summary>Podmon has removed the pause's pins itself: the watchdog forgets them.</summary>
+    public void ForgetPause()
+    {
+        if (!IsAlive) return;
+        try { SendMessage("p"u8); }
+        catch (SyscallException e) { Log.Error($"pod watchdog: could not release the pause process: {e.Message}"); }
+    }
+
     /// <summary>
     /// Announces a create (its container id and the runtime's path and global flags) before the
     /// runtime starts; the runtime is spawned with <see cref="PendingCreate.Handoff"/> so the

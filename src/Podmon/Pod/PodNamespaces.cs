@@ -47,9 +47,12 @@ public sealed class PodNamespaces(ContainerEngine engine, string binary = "/proc
     /// <summary>Server shutdown: the pins are unmounted and removed, the pause is killed.</summary>
     public void Shutdown()
     {
-        if (_request is not null && Native.PauseUnpin(_request.BasePath, _request.PodId) < 0)
+        if (_request is null) return;
+        if (Native.PauseUnpin(_request.BasePath, _request.PodId) < 0)
             Log.Error($"remove the namespace pins of pod {_request.PodId} under {_request.BasePath}: {Errno.Describe(Errno.Last)}");
+        else _engine.Watchdog?.ForgetPause();
         if (_pausePidfd is not null) Native.PidfdSendSignal(_pausePidfd.Value, Libc.SIGKILL, 0);
+        _request = null;
     }
 
     void Finish(Launch launch, PinnedNamespaces? pinned, string? error)
