@@ -9,7 +9,8 @@
  *    exits; the daemon keeps the sync/start/attach fds (3, 4, 5) and continues into Main.
  *
  * Mode rule (pm_classify_args; README "Modes"):
- *  1. `--version`, `--help`, `pause`, … : no fork (the managed side prints and exits);
+ *  1. `--version`, `--help`, … : no fork (the managed side prints and exits); `pause` runs in
+ *     C (pause.c) and never starts the runtime;
  *  2. conmon mode if argv[0]'s basename is "conmon", or _OCI_SYNCPIPE is set, or any argument
  *     is a flag only the C conmon has: --api-version, --cid, --cuuid, --bundle/-b, -u, -P,
  *     --exit-dir, --conmon-pidfile, --container-pidfile, --exec-process-spec, --socket-dir-path,
@@ -154,6 +155,16 @@ static void conmon_daemonize(int argc, char **argv) {
     g_ready_fd = fork_daemon(has_passthrough_log(argc, argv));
 }
 
+/* Index of the `pause` subcommand (global flags may come before it), 0 if none or with --help. */
+static int pause_index(int argc, char **argv) {
+    int at = 0;
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        if (!at && !strcmp(argv[i], "pause")) at = i;
+        else if (at && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) return 0;
+    }
+    return at;
+}
+
 __attribute__((constructor(101))) static void pm_early(int argc, char **argv, char **envp) {
     sigset_t m;
     pm_fill_blocked_sigset(&m);
@@ -162,6 +173,10 @@ __attribute__((constructor(101))) static void pm_early(int argc, char **argv, ch
     /* The pod watchdog (watchdog.c), spawned by the server with its socket at fd 3: it never
        starts the runtime. */
     if (argc == 2 && !strcmp(argv[1], "--pod-watchdog")) _exit(pm_watchdog_main(3));
+    /* `podmon pause ...` (pause.c): the pause process must not carry a runtime. `--help` after
+       it is left to the managed usage text. */
+    int pause_at = pause_index(argc, argv);
+    if (pause_at > 0) _exit(pm_pause_main(argc - pause_at, argv + pause_at));
 
     int mode = g_mode = pm_classify_args(argc, argv, envp);
     if (mode == PM_MODE_OTHER) return;

@@ -1,6 +1,7 @@
 #ifndef PODMON_NATIVE_H
 #define PODMON_NATIVE_H
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* How the early constructor classified the command line (see early.c). */
@@ -52,4 +53,11 @@ int pm_poll_releasing_code(struct pollfd *fds, unsigned long nfds);
 
 /* The pod watchdog (watchdog.c): serves the socketpair end `sock`; returns the exit status. */
 int pm_watchdog_main(int sock);
+
+/* `podmon pause` (pause.c): argv[0] is "pause"; returns the exit status. */
+int pm_pause_main(int argc, char **argv);
+/* B/<kind>ns/<pod> for kind 0..4 (ipc, pid, net, user, uts), B/conmonrs/<pod>.pid for -1. */
+int pm_pause_path(char *out, size_t size, const char *base, const char *pod, int kind);
+/* Unmounts and removes a pod's pins and pause pid file; best effort, idempotent. */
+int pm_pause_unpin(const char *base, const char *pod);
 #endif

@@ -18,7 +18,11 @@
  *   'C' token(4) id\0 runtime-argv\0...: a create is about to start the runtime (argv: the
  *       runtime's path and global flags, what goes before the subcommand);
  *   'R' token(4) + the runtime's pidfd: sent by pm_spawn before the runtime may exec;
- *   'D' token(4): the create is over (its container, if any, was sent with 'A').
+ *   'D' token(4): the create is over (its container, if any, was sent with 'A');
+ *   'P' base\0 pod\0 + the pause's pidfd: the pod's namespaces are pinned under base (pause.c);
+ *       when podmon dies the pause is SIGKILLed and its pins unmounted and removed;
+ *   'p': podmon has removed the pins itself (orderly shutdown): forget the pause, so a new
+ *       server's pins at the same paths are never touched.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -57,6 +61,34 @@ struct pending {
 
 static struct pending pending[MAX_PENDING];
 static int npending;
+
+/* The pod's pause (one per server), from 'P'. */
+static int pause_pidfd = -1;
+static char *pause_base, *pause_pod;
+
+static void note_pause(const char *data, size_t len, int pidfd) {
+    const char *base = data, *pod = memchr(data, 0, len);
+    if (!pod || pause_base || !memchr(pod + 1, 0, len - (size_t)(pod + 1 - data))) {
+        if (pidfd >= 0) close(pidfd);
+        return;
+    }
+    pause_base = strdup(base);
+    pause_pod = strdup(pod + 1);
+    pause_pidfd = pidfd;
+}
+
+static void forget_pause(void) {
+    if (pause_pidfd >= 0) close(pause_pidfd);
+    free(pause_base);
+    free(pause_pod);
+    pause_pidfd = -1;
+    pause_base = pause_pod = NULL;
+}
+
+static void stop_pause(void) {
+    if (pause_pidfd >= 0) syscall(SYS_pidfd_send_signal, pause_pidfd, SIGKILL, NULL, 0);
+    if (pause_base && pause_pod) pm_pause_unpin(pause_base, pause_pod);
+}
 
 extern char **environ;
 
@@ -117,6 +149,7 @@ static void receive(int sock, struct pollfd **pp, int *n, int *cap, char *data, 
     struct pending *c = r >= 5 ? find_pending(token) : NULL;
     if (data[0] == 'C' && r >= 5 && !c) add_pending(token, data + 5, (size_t)r - 5, (msg.msg_flags & MSG_TRUNC) != 0);
     if (data[0] == 'D' && c) drop_pending(c);
+    int pause_fd = -1;
     for (struct cmsghdr *h = CMSG_FIRSTHDR(&msg); h; h = CMSG_NXTHDR(&msg, h)) {
         if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
         int count = (int)((h->cmsg_len - CMSG_LEN(0)) / sizeof(int));
@@ -126,6 +159,7 @@ static void receive(int sock, struct pollfd **pp, int *n, int *cap, char *data, 
                 c->runtime_pidfd = fds[k];
                 continue;
             }
+            if (data[0] == 'P' && pause_fd < 0) { pause_fd = fds[k]; continue; }
             if (data[0] != 'A') { close(fds[k]); continue; }
             if (*n == *cap) {
                 struct pollfd *q = realloc(*pp, sizeof *q * (size_t)(*cap * 2));
@@ -137,6 +171,8 @@ static void receive(int sock, struct pollfd **pp, int *n, int *cap, char *data, 
             (*n)++;
         }
     }
+    if (data[0] == 'P') note_pause(data + 1, (size_t)r - 1, pause_fd);
+    if (data[0] == 'p') forget_pause();
 }
 
 /* Waits until every in-flight runtime has exited, SIGKILLing those still there at the deadline. */
@@ -252,6 +288,7 @@ int pm_watchdog_main(int sock) {
             if (errno == EINTR) continue;
             kill_all(p, n);
             undo_pending_creates();
+            stop_pause();
             return 1;
         }
         for (int i = n - 1; i >= 1; i--) {
@@ -265,6 +302,7 @@ int pm_watchdog_main(int sock) {
         if (gone) {
             kill_all(p, n);
             undo_pending_creates();
+            stop_pause();
             return 0;
         }
     }

@@ -36,7 +36,8 @@ public static class Program
                     Log.Stdout(VersionInfo.Json(cmd.Verbosity == VersionVerbosity.Full));
                     return 0;
                 case CommandKind.Pause:
-                    return Fail(readyFd, 1, "pause: not implemented yet (namespaces are pinned by a later podmon release)");
+                    // native/early.c hands `pause` to native/pause.c before the runtime starts.
+                    return Fail(readyFd, 1, "pause: runs before the .NET runtime starts (native/pause.c), not here");
                 default:
                     return RunServer(cmd.Server, readyFd);
             }

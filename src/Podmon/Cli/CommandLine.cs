@@ -19,7 +19,9 @@ public static class CommandLine
         while (reader.Next(out string arg))
         {
             if (arg == "pause")
-                return new Command { Kind = CommandKind.Pause, Server = server, Pause = ParsePause(reader, env) };
+                return ParsePause(reader, env) is { } pause
+                    ? new Command { Kind = CommandKind.Pause, Server = server, Pause = pause }
+                    : new Command { Kind = CommandKind.Help, Server = server };
             string flag = reader.Name(arg);
             switch (flag)
             {
@@ -70,7 +72,8 @@ public static class CommandLine
     static T Parse<T>(string? value, string source, Func<string, string, T> parse, T fallback) =>
         value is null ? fallback : parse(value, source);
 
-    static PauseOptions ParsePause(ArgReader reader, Func<string, string?> env)
+    /// <summary>The pause subcommand's flags; null for `pause --help`.</summary>
+    static PauseOptions? ParsePause(ArgReader reader, Func<string, string?> env)
     {
         var p = new PauseOptions
         {
@@ -91,6 +94,7 @@ public static class CommandLine
                 case "--uts": p.Uts = reader.Bool(flag); break;
                 case "-u" or "--uid-mappings": p.UidMappings.Add(reader.Value(flag)); break;
                 case "-g" or "--gid-mappings": p.GidMappings.Add(reader.Value(flag)); break;
+                case "-h" or "--help": return null;
                 default: throw new UsageException($"pause: unexpected argument '{arg}' (see --help)");
             }
         }

@@ -23,7 +23,7 @@ public sealed class ServerOptions
     public string PidfilePath => Path.Combine(RuntimeDir, "pidfile");
 }
 
-/// <summary>`podmon pause ...`: parsed so its flags are checked; the behaviour comes later.</summary>
+/// <summary>`podmon pause ...` as the managed parser sees it (the product runs it in native/pause.c, before the runtime).</summary>
 public sealed class PauseOptions
 {
     public string BasePath { get; set; } = "/var/run";

@@ -8,7 +8,7 @@ public static class Usage
         Usage: podmon [OPTIONS] [COMMAND]
 
         Commands:
-          pause  Pin the pod's namespaces to the file system (not implemented yet)
+          pause  Pin the pod's namespaces to the file system
 
         Options:
           -v, --version [<VERBOSITY>]       Show version information, "full" for verbose output [env: CONMON_VERSION=] [possible values: default, full]

@@ -35,6 +35,9 @@ public sealed class ContainerEngine : IDisposable
         return _watchdog;
     }
 
+    /// <summary>The pod watchdog if it was started (no side effect).</summary>
+    public PodWatchdog? Watchdog => _watchdog;
+
     /// <summary>A container exited; its exit files are written.</summary>
     public event Action<Container>? ContainerExited;
 

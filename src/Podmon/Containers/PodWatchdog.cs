@@ -72,6 +72,28 @@ public sealed class PodWatchdog : IChildExitHandler, IDisposable
     }
 
     /// <summary>
+    /// Hands the watchdog the pod's pause process and where its namespaces are pinned: if podmon
+    /// dies, the watchdog SIGKILLs the pause and unmounts and removes the pins (native/pause.c).
+    /// </summary>
+    public void RegisterPause(int pidfd, string basePath, string podId)
+    {
+        if (!IsAlive) return;
+        var msg = new List<byte>(128) { (byte)'P' };
+        AddString(msg, basePath);
+        AddString(msg, podId);
+        try { UnixSocket.SendWithFds(_socket.Value, msg.ToArray(), [pidfd]); }
+        catch (SyscallException e) { Log.Error($"pod watchdog: could not register the pause process: {e.Message}"); }
+    }
+
+    /// <summary>Podmon has removed the pause's pins itself: the watchdog forgets them.</summary>
+    public void ForgetPause()
+    {
+        if (!IsAlive) return;
+        try { SendMessage("p"u8); }
+        catch (SyscallException e) { Log.Error($"pod watchdog: could not release the pause process: {e.Message}"); }
+    }
+
+    /// <summary>
     /// Announces a create (its container id and the runtime's path and global flags) before the
     /// runtime starts; the runtime is spawned with <see cref="PendingCreate.Handoff"/> so the
     /// watchdog holds its pidfd before it execs. Null when the watchdog cannot be told: the caller

@@ -2,6 +2,7 @@ using Podmon.Capnp;
 using Podmon.Capnp.Rpc;
 using Podmon.Containers;
 using Podmon.Diagnostics;
+using Podmon.Pod;
 using Podmon.Schema;
 using Podmon.Sys;
 using EngineCgroupManager = Podmon.Containers.CgroupManager;
@@ -14,7 +15,7 @@ namespace Podmon.Rpc;
 /// frame is still there; long operations answer later through a deferred call.
 /// </summary>
 public sealed partial class ConmonService(ContainerEngine containers, EngineCgroupManager serverCgroupManager,
-    FdSocket? fdSocket = null) : ICapability
+    FdSocket? fdSocket = null, PodNamespaces? pod = null) : ICapability
 {
     readonly uint _pid = (uint)Libc.getpid();
 
@@ -45,7 +46,10 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
             case ConmonMethod.StartFdSocket:
                 StartFdSocket(call);
                 break;
-            case ConmonMethod.CreateNamespaces or ConmonMethod.ServeExecContainer
+            case ConmonMethod.CreateNamespaces:
+                CreateNamespaces(new CreateNamespacesRequestReader(Request(methodId, parameters, out _)), call);
+                break;
+            case ConmonMethod.ServeExecContainer
                 or ConmonMethod.ServeAttachContainer or ConmonMethod.ServePortForwardContainer:
                 call.Fail($"{MethodName(methodId)} is not implemented by podmon yet", ExceptionType.Unimplemented);
                 break;

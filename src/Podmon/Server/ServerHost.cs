@@ -2,6 +2,7 @@ using Podmon.Cli;
 using Podmon.Containers;
 using Podmon.Diagnostics;
 using Podmon.Hosting;
+using Podmon.Pod;
 using Podmon.Rpc;
 using Podmon.Sys;
 
@@ -25,6 +26,7 @@ public sealed class ServerHost : IDisposable
     RpcServer? _rpc;
     FdSocket? _fdSocket;
     ContainerEngine? _containers;
+    PodNamespaces? _pod;
 
     public ServerHost(ServerOptions options) => _options = options;
 
@@ -53,7 +55,8 @@ public sealed class ServerHost : IDisposable
             LogLevel = _options.LogLevel,
         });
         _fdSocket = new FdSocket(_host.Loop, _options.FdSocketPath);
-        _rpc = new RpcServer(_host.Loop, new ConmonService(_containers, _options.CgroupManager, _fdSocket), _host.Idle);
+        _pod = new PodNamespaces(_containers);
+        _rpc = new RpcServer(_host.Loop, new ConmonService(_containers, _options.CgroupManager, _fdSocket, _pod), _host.Idle);
         string socket = _options.SocketPath;
         if (Libc.unlink(socket) < 0 && Errno.Last != Errno.ENOENT)
             throw new SyscallException("unlink", Errno.Last, socket);
@@ -85,13 +88,15 @@ public sealed class ServerHost : IDisposable
     }
 
     /// <summary>
-    /// SIGKILLs the containers (and every other child podmon started), removes the sockets, and
+    /// SIGKILLs the containers (and every other child podmon started), unpins the pod's namespaces
+    /// (the pause goes too), removes the sockets, and
     /// stops the loop once the containers are reaped and their exit files written (at most
     /// <see cref="ShutdownGraceMs"/>).
     /// </summary>
     public void Shutdown()
     {
         _containers?.Shutdown();
+        _pod?.Shutdown();
         _host.Reaper.SignalAll(Libc.SIGKILL);
         _rpc?.CloseAll();
         _fdSocket?.Dispose(); // its fds closed, conmon-fd.sock removed

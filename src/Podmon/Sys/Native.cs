@@ -51,6 +51,10 @@ public static unsafe partial class Native
     /// <summary>epoll_wait, after unmapping the executable's clean read-only pages (native/codepages.c).</summary>
     [LibraryImport(Lib, EntryPoint = "pm_epoll_wait_releasing_code", SetLastError = true)]
     public static partial int EpollWaitReleasingCode(int epfd, void* events, int maxEvents, int timeoutMs);
+
+    /// <summary>Unmounts and removes a pod's namespace pins and pause pid file (native/pause.c); best effort, idempotent.</summary>
+    [LibraryImport(Lib, EntryPoint = "pm_pause_unpin", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int PauseUnpin(string basePath, string podId);
 }
 
 /// <summary>Symbols that exist only in the executable (native/early.c), not in the test library.</summary>

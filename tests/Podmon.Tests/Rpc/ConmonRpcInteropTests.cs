@@ -69,7 +69,6 @@ public class ConmonRpcInteropTests
     }
 
     [Theory]
-    [InlineData("create-namespaces", "createNamespaces")]
     [InlineData("serve-exec", "serveExecContainer")]
     [InlineData("serve-attach", "serveAttachContainer")]
     [InlineData("serve-port-forward", "servePortForwardContainer")]
@@ -169,13 +168,13 @@ public class ConmonRpcInteropTests
             Assert.StartsWith("podmon v", v.GetProperty("cargoTree").GetString());
             Assert.Equal(server.Pid, v.GetProperty("processId").GetInt32());
 
-            var r = ConmonRpc.Record(server.Socket, Path.Combine(dir, "e"), "create-namespaces", "--pod-id", "p1");
+            var r = ConmonRpc.Record(server.Socket, Path.Combine(dir, "e"), "create-namespaces", "--pod-id", "");
             Assert.Equal(1, r.ExitCode);
             Assert.Contains(("s2c", "return-exception-createNamespaces"), ConmonRpc.Frames(Path.Combine(dir, "e")));
             string ex = ConmonRpc.FrameText(Path.Combine(dir, "e"), "s2c", 1);
             Assert.Contains("answerId = 1,", ex);
-            Assert.Contains("reason = \"createNamespaces is not implemented by podmon yet\",", ex);
-            Assert.Contains("type = unimplemented ) ) )", ex);
+            Assert.Contains("reason = \"createNamespaces: no pod ID provided\",", ex);
+            Assert.Contains("type = failed ) ) )", ex);
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -127,7 +127,7 @@ public class RpcServerTests
         int aborted = 0;
         for (int i = 0; i < cases; i++)
         {
-            byte[] seed = RpcSessionFuzzTests.Seeds[rnd.Next(RpcSessionFuzzTests.Seeds.Length)];
+            byte[] seed = RpcSessionFuzzTests.ServerSeeds[rnd.Next(RpcSessionFuzzTests.ServerSeeds.Length)];
             byte[] stream = RpcSessionFuzzTests.Mutate(seed, rnd);
             using var c = new RawClient(server.Socket);
             try

@@ -20,12 +20,18 @@ public class RpcSessionFuzzTests
     /// <summary>Seed streams: every golden request behind a Bootstrap, and every recorded c2s stream.</summary>
     internal static readonly byte[][] Seeds = LoadSeeds();
 
-    static byte[][] LoadSeeds()
+    /// <summary>
+    /// For a real server: without the createNamespaces request that names a real pod under
+    /// /var/run, which a real server would pin on the host (its error twin, with every field read, stays).
+    /// </summary>
+    internal static readonly byte[][] ServerSeeds = LoadSeeds("/create-namespaces-request.bin");
+
+    static byte[][] LoadSeeds(string? skip = null)
     {
         string wire = RpcWire.WireDir;
         byte[] boot = RpcWire.Golden("bootstrap-request");
         var seeds = new List<byte[]>();
-        foreach (string f in Directory.GetFiles(wire, "*-request.bin").Where(f => !f.EndsWith("/bootstrap-request.bin")).Order(StringComparer.Ordinal))
+        foreach (string f in Directory.GetFiles(wire, "*-request.bin").Where(f => !f.EndsWith("/bootstrap-request.bin") && (skip is null || !f.EndsWith(skip))).Order(StringComparer.Ordinal))
             seeds.Add([.. boot, .. File.ReadAllBytes(f), .. RpcWire.Golden("finish-call"), .. RpcWire.Golden("release-bootstrap-cap")]);
         seeds.Add(File.ReadAllBytes(Path.Combine(wire, "version-session-c2s.bin")));
         foreach (string f in Directory.GetFiles(Path.Combine(wire, "sessions"), "c2s.bin", SearchOption.AllDirectories).Order(StringComparer.Ordinal))

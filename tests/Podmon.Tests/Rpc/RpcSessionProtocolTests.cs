@@ -296,7 +296,6 @@ public class RpcSessionProtocolTests
     }
 
     [Theory]
-    [InlineData(ConmonMethod.CreateNamespaces, "createNamespaces")]
     [InlineData(ConmonMethod.ServePortForwardContainer, "servePortForwardContainer")]
     public void NotYetImplementedMethodsReturnExactExceptions(ConmonMethod method, string name)
     {

@@ -182,8 +182,11 @@ public class DaemonTests
         var help = PodmonProcess.Run(["--help"]);
         Assert.Equal(0, help.ExitCode);
         Assert.Contains("--runtime-dir", help.Stdout);
-        var pause = PodmonProcess.Run(["pause", "--pod-id", "p1"]);
-        Assert.Equal(1, pause.ExitCode);
-        Assert.Equal("podmon: error: pause: not implemented yet (namespaces are pinned by a later podmon release)\n", pause.Stderr);
+        var pause = PodmonProcess.Run(["pause", "--net"]); // runs in C (native/pause.c): no pod id, a usage error
+        Assert.Equal(2, pause.ExitCode);
+        Assert.Equal("podmon: error: pause: --pod-id is required\n", pause.Stderr);
+        var pauseHelp = PodmonProcess.Run(["pause", "--help"]);
+        Assert.Equal(0, pauseHelp.ExitCode);
+        Assert.Contains("pause  Pin the pod's namespaces", pauseHelp.Stdout);
     }
 }
