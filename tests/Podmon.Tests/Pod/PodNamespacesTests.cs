@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Podmon.Sys;
 using Podmon.Tests.Containers.Fixtures;
-using Podmon.Tests.Integration;
+using Podmon.Tests.Fixtures;
 using Podmon.Tests.Rpc;
 using Xunit.Abstractions;
 
