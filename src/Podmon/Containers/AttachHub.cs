@@ -20,6 +20,7 @@ public sealed class AttachHub : IDisposable
     readonly EventLoop _loop;
     readonly List<AttachListener> _listeners = [];
     readonly List<AttachClient> _clients = [];
+    List<IAttachStream>? _streams;
     StdinWriter? _stdin;
 
     public AttachHub(EventLoop loop, StdinWriter? stdin)
@@ -73,6 +74,7 @@ public sealed class AttachHub : IDisposable
     {
         bool hold = false;
         foreach (AttachClient c in _clients) hold |= c.Backlogged;
+        if (_streams is not null) foreach (IAttachStream s in _streams) hold |= s.Backlogged;
         if (hold == _holding) return;
         _holding = hold;
         HoldOutput?.Invoke(hold);
@@ -80,6 +82,8 @@ public sealed class AttachHub : IDisposable
 
     public void Broadcast(Pipe pipe, ReadOnlySpan<byte> data)
     {
+        if (_streams is not null)
+            for (int i = _streams.Count - 1; i >= 0; i--) _streams[i].OnOutput(pipe, data);
         if (_clients.Count == 0) return;
         byte stream = pipe == Pipe.Stdout ? StdoutByte : StderrByte;
         while (!data.IsEmpty)
@@ -107,6 +111,24 @@ public sealed class AttachHub : IDisposable
     void ResumeInput()
     {
         foreach (AttachClient c in _clients) c.ResumeInput();
+        if (_streams is not null) foreach (IAttachStream s in _streams.ToArray()) s.OnStdinDrained();
+    }
+
+    // ---- other kinds of attach endpoint (a WebSocket attach session) ----
+
+    public void AddStream(IAttachStream stream) => (_streams ??= []).Add(stream);
+
+    public void RemoveStream(IAttachStream stream)
+    {
+        if (_streams is null || !_streams.Remove(stream)) return;
+        BacklogChanged();
+    }
+
+    /// <summary>Input from a stream endpoint; false when some of it waits (the stream pauses until <see cref="IAttachStream.OnStdinDrained"/>).</summary>
+    public bool StreamInput(ReadOnlySpan<byte> data)
+    {
+        Input(data);
+        return !StdinBusy;
     }
 
     /// <summary>
@@ -115,6 +137,7 @@ public sealed class AttachHub : IDisposable
     /// </summary>
     public void Done()
     {
+        if (_streams is not null) foreach (IAttachStream s in _streams.ToArray()) s.OnContainerDone();
         foreach (AttachClient c in _clients.ToArray()) c.SendDoneAndClose(SendDonePacket);
         foreach (AttachListener l in _listeners) l.Dispose();
         _listeners.Clear();
@@ -128,6 +151,19 @@ public sealed class AttachHub : IDisposable
         foreach (AttachListener l in _listeners) l.Dispose();
         _listeners.Clear();
     }
+}
+
+/// <summary>
+/// An attach endpoint that is not a SEQPACKET client (a WebSocket attach session): it gets each
+/// chunk of output whole, may hold the output back while <see cref="Backlogged"/> (the hub then
+/// asks again through <see cref="AttachHub.BacklogChanged"/>), and is told when stdin is free
+/// again and when the container is done.
+/// </summary>
+public interface IAttachStream : IOutputSink
+{
+    bool Backlogged { get; }
+    void OnStdinDrained();
+    void OnContainerDone();
 }
 
 /// <summary>One attach socket path: accepts clients.</summary>

@@ -41,8 +41,16 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
             case ConmonMethod.SetWindowSizeContainer:
                 SetWindowSize(new SetWindowSizeContainerParamsReader(parameters).Request, call);
                 break;
-            case ConmonMethod.CreateNamespaces or ConmonMethod.StartFdSocket or ConmonMethod.ServeExecContainer
-                or ConmonMethod.ServeAttachContainer or ConmonMethod.ServePortForwardContainer:
+            case ConmonMethod.ServeExecContainer:
+                ServeExec(new ServeExecContainerParamsReader(parameters).Request, call);
+                break;
+            case ConmonMethod.ServeAttachContainer:
+                ServeAttach(new ServeAttachContainerParamsReader(parameters).Request, call);
+                break;
+            case ConmonMethod.ServePortForwardContainer:
+                ServePortForward(new ServePortForwardContainerParamsReader(parameters).Request, call);
+                break;
+            case ConmonMethod.CreateNamespaces or ConmonMethod.StartFdSocket:
                 call.Fail($"{MethodName(methodId)} is not implemented by podmon yet", ExceptionType.Unimplemented);
                 break;
             default:

@@ -22,6 +22,7 @@ public sealed class ServerHost : IDisposable
     readonly MonitorHost _host = new();
     Listener? _listener;
     RpcServer? _rpc;
+    ConmonService? _service;
     ContainerEngine? _containers;
 
     public ServerHost(ServerOptions options) => _options = options;
@@ -50,7 +51,8 @@ public sealed class ServerHost : IDisposable
             RuntimeDir = _options.RuntimeDir,
             LogLevel = _options.LogLevel,
         });
-        _rpc = new RpcServer(_host.Loop, new ConmonService(_containers, _options.CgroupManager), _host.Idle);
+        _service = new ConmonService(_containers, _options.CgroupManager);
+        _rpc = new RpcServer(_host.Loop, _service, _host.Idle);
         string socket = _options.SocketPath;
         if (Libc.unlink(socket) < 0 && Errno.Last != Errno.ENOENT)
             throw new SyscallException("unlink", Errno.Last, socket);
@@ -91,6 +93,7 @@ public sealed class ServerHost : IDisposable
         _containers?.Shutdown();
         _host.Reaper.SignalAll(Libc.SIGKILL);
         _rpc?.CloseAll();
+        _service?.Streaming?.Dispose();
         if (_listener is not null)
         {
             _listener.Dispose();
