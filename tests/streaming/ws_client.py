@@ -9,10 +9,11 @@ PLAN_JSON: {"protocols": ["v5.channel.k8s.io"], "actions": [...]} with actions i
   {"ping": "payload"}               a ping; waits for its pong
   {"close": true}                   a normal close from the client
 "announce": true in the plan prints the line "open" as soon as the WebSocket is open.
+"base64": true speaks the base64 flavour: text messages of the channel digit and the base64 payload.
 Then reads until the server closes. Prints one JSON line: {"protocol", "channels": {ch: text},
 "messages": [[ch, hex]...], "close_code", "close_reason"}; an HTTP refusal prints {"http_status": N}.
 """
-import asyncio, json, sys
+import asyncio, base64, json, sys
 import websockets
 
 
@@ -21,7 +22,14 @@ async def main(url, plan):
     channels, messages = {}, []
     result = {"channels": channels, "messages": messages}
 
+    b64 = plan.get("base64")
+
+    def frame(ch, payload):
+        return f"{ch}{base64.b64encode(payload).decode()}" if b64 else bytes([ch]) + payload
+
     def take(msg):
+        if b64 and isinstance(msg, str) and msg:
+            msg = bytes([int(msg[0])]) + base64.b64decode(msg[1:])
         if isinstance(msg, str):
             msg = msg.encode()
         if not msg:
@@ -43,13 +51,13 @@ async def main(url, plan):
         for action in plan.get("actions", []):
             if "send" in action:
                 ch, text = action["send"]
-                await ws.send(bytes([ch]) + text.encode())
+                await ws.send(frame(ch, text.encode()))
             elif "expect" in action:
                 ch, text = action["expect"]
                 while text not in channels.get(str(ch), ""):
                     take(await ws.recv())
             elif "close_stream" in action:
-                await ws.send(bytes([255, action["close_stream"]]))
+                await ws.send(frame(255, bytes([action["close_stream"]])))
             elif "ping" in action:
                 pong = await ws.ping(action["ping"].encode())
                 await asyncio.wait_for(pong, 10)

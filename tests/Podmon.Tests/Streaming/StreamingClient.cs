@@ -29,6 +29,7 @@ static class StreamingClient
         {
             ["protocols"] = new JsonArray([.. protocols.Select(p => (JsonNode)JsonValue.Create(p)!)]),
             ["actions"] = new JsonArray([.. actions.Cast<JsonNode>()]),
+            ["base64"] = protocols.Any(p => p.Contains("base64")),
         };
         return Run("ws_client.py", url, plan.ToJsonString());
     }

@@ -65,6 +65,26 @@ public class StreamingTests(RuncFixture fx) : IClassFixture<RuncFixture>
     }
 
     [Fact]
+    public void OlderProtocolsAndTheBase64FlavourWork()
+    {
+        using var s = Server();
+        string id = fx.NewId("b64");
+        Run(s, id, ["sleep", "1000"]);
+        int threads = s.Threads;
+        string script = "read x; echo -n out-$x; echo -n err-$x >&2; exit 2";
+        foreach (string protocol in new[] { "base64.channel.k8s.io", "v4.base64.channel.k8s.io", "channel.k8s.io" })
+        {
+            var r = WebSocket(Url(s, "serve-exec", "--id", id, "--stdin", "--stdout", "--stderr", "--", "sh", "-c", script), [protocol], Send(0, "\u00ff\n"));
+            Assert.Equal(protocol, r.GetProperty("protocol").GetString());
+            Assert.Equal("out-\u00c3\u00bf", r.Channel(1)); // UTF-8 of U+00FF, read back as latin-1: bytes intact
+            Assert.Equal("err-\u00c3\u00bf", r.Channel(2));
+            if (protocol.StartsWith("v4")) Assert.Equal("Failure", Status(r).GetProperty("status").GetString());
+            else Assert.StartsWith("command terminated with non-zero exit code", r.Channel(3)); // plain text before v4
+        }
+        Assert.Equal(threads, s.Threads);
+    }
+
+    [Fact]
     public void ExecWithTtyMergesStreamsOnStdout()
     {
         using var s = Server();
