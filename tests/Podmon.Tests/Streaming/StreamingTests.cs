@@ -179,6 +179,12 @@ public class StreamingTests(RuncFixture fx) : IClassFixture<RuncFixture>
         Assert.Equal(431, Http(fresh, "GET", "X-Big: " + new string('x', 9000)).GetProperty("status").GetInt32());
         // None of those used the token up.
         AssertSuccess(WebSocket(fresh, V4));
+
+        // At most 25 live tokens: the 26th evicts the oldest.
+        string[] urls = [.. Enumerable.Range(0, 26).Select(_ => Url(s, "serve-exec", "--id", id, "--stdout", "--", "true"))];
+        Assert.Equal(404, WebSocket(urls[0], V5).GetProperty("http_status").GetInt32());
+        AssertSuccess(WebSocket(urls[1], V5));
+        AssertSuccess(WebSocket(urls[25], V5));
         Assert.True(s.Alive);
     }
 
