@@ -196,12 +196,14 @@ sealed class ExecProcess : IChildExitHandler, IOutputSink
         Finish(exitCode, null);
     }
 
-    /// <summary>The client left: SIGKILL the process (or the runtime while it is still starting it).</summary>
+    /// <summary>
+    /// The client left: SIGKILL the process. While the runtime is still starting it, the kill waits
+    /// for the pidfile (killing the runtime half-way could leave the process running unwatched).
+    /// </summary>
     public void Kill()
     {
         _killed = true;
         if (_processPidfd is not null) Native.PidfdSendSignal(_processPidfd.Value, Libc.SIGKILL, 0);
-        else if (_runtimePidfd is { IsClosed: false }) Native.PidfdSendSignal(_runtimePidfd.Value, Libc.SIGKILL, 0);
     }
 
     void Finish(int exitCode, string? error)

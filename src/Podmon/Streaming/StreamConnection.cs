@@ -422,7 +422,9 @@ sealed class StreamConnection : IEventHandler, ITimerHandler, IDisposable
         if (_closeReceived) CloseAfterFlush();
         else
         {
-            _phase = Phase.Closing;
+            // Read on (even if the session had paused input) to see the client's Close; data is dropped now.
+            _inputPaused = false;
+            if (_phase != Phase.Gone) _loop.Modify(_reg, Interest);
             _loop.Timers.Schedule(_timer, Libc.MonotonicMs() + CloseTimeoutMs);
         }
     }

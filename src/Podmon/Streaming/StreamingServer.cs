@@ -34,8 +34,8 @@ public sealed class StreamingServer : IEventHandler, IDisposable
 
     /// <summary>
     /// Keeps <paramref name="request"/> under a new token and returns its URL. Exec and attach
-    /// check that the container exists (<see cref="ContainerException"/> if not); nothing else is
-    /// checked before a client connects.
+    /// check that the container exists (<see cref="ContainerException"/> if not), exec that there
+    /// is a command, port-forward that there is a namespace path; the rest waits for the client.
     /// </summary>
     public string Serve(StreamRequest request)
     {
@@ -43,6 +43,8 @@ public sealed class StreamingServer : IEventHandler, IDisposable
             throw new ContainerException($"container {request.ContainerId} not found");
         if (request.Kind == StreamKind.Exec && request.Command.Count == 0)
             throw new ContainerException("exec: command is empty");
+        if (request.Kind == StreamKind.PortForward && request.NetNsPath.Length == 0)
+            throw new ContainerException("port forward: netNsPath is empty");
         EnsureListening();
         Span<byte> random = stackalloc byte[16];
         Libc.GetRandom(random);
@@ -170,11 +172,20 @@ public sealed class StreamingServer : IEventHandler, IDisposable
         for (int i = 0; i < _tokens.Length; i++)
         {
             StreamRequest? t = _tokens[i];
-            if (t is null || t.Kind != kind || t.Token != token) continue;
+            if (t is null || t.Kind != kind || !SameToken(t.Token, token)) continue;
             _tokens[i] = null; // single use
             return t.ExpiresMs > now ? t : null;
         }
         return null;
+    }
+
+    /// <summary>Compares in time that does not depend on where the strings differ.</summary>
+    static bool SameToken(string a, string b)
+    {
+        if (a.Length != b.Length) return false;
+        int diff = 0;
+        for (int i = 0; i < a.Length; i++) diff |= a[i] ^ b[i];
+        return diff == 0;
     }
 
     /// <summary>

@@ -71,9 +71,6 @@ public class ConmonRpcInteropTests
     [Theory]
     [InlineData("create-namespaces", "createNamespaces")]
     [InlineData("start-fd-socket", "startFdSocket")]
-    [InlineData("serve-exec", "serveExecContainer")]
-    [InlineData("serve-attach", "serveAttachContainer")]
-    [InlineData("serve-port-forward", "servePortForwardContainer")]
     public void NotYetImplementedMethodsAreRemoteUnimplementedErrors(string subcommand, string method)
     {
         using var server = new RpcTestServer();

@@ -298,7 +298,6 @@ public class RpcSessionProtocolTests
     [Theory]
     [InlineData(ConmonMethod.CreateNamespaces, "createNamespaces")]
     [InlineData(ConmonMethod.StartFdSocket, "startFdSocket")]
-    [InlineData(ConmonMethod.ServePortForwardContainer, "servePortForwardContainer")]
     public void NotYetImplementedMethodsReturnExactExceptions(ConmonMethod method, string name)
     {
         var (s, o) = NewSession();
