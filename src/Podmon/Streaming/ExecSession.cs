@@ -14,7 +14,6 @@ sealed class ExecSession : IStreamSession
 {
     public const int StdinChannel = 0, StdoutChannel = 1, StderrChannel = 2, ResizeChannel = 4, CloseChannel = 255;
 
-    readonly StreamingServer _server;
     readonly StreamRequest _req;
     readonly ExecProcess _process;
     StreamConnection? _c;
@@ -24,7 +23,6 @@ sealed class ExecSession : IStreamSession
 
     public ExecSession(StreamingServer server, StreamRequest req)
     {
-        _server = server;
         _req = req;
         _process = new ExecProcess(server.Engine, req, this);
     }
