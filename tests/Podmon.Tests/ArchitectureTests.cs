@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Podmon.Tests;
 
 /// <summary>
-/// Dependencies point from the front ends (Cli, Conmon, Rpc, Server) to the core (Sys, Loop,
+/// Dependencies point from the front ends (Cli, Conmon, Rpc, Server, Streaming) to the core (Sys, Loop,
 /// Logging, Containers, Diagnostics, Hosting, Pod), never back: the core is what every front end shares,
 /// so it must not know any of them. Among the front ends, Server composes Rpc, never the other
 /// way round. Read from the source, so a new import fails here first.
@@ -11,9 +11,9 @@ namespace Podmon.Tests;
 public partial class ArchitectureTests
 {
     static readonly string[] Core = ["Sys", "Loop", "Logging", "Containers", "Diagnostics", "Hosting", "Pod"];
-    static readonly string[] FrontEnds = ["Podmon.Cli", "Podmon.ConmonCli", "Podmon.Rpc", "Podmon.Server", "Podmon.Schema"];
+    static readonly string[] FrontEnds = ["Podmon.Cli", "Podmon.ConmonCli", "Podmon.Rpc", "Podmon.Server", "Podmon.Schema", "Podmon.Streaming"];
 
-    [GeneratedRegex(@"\bPodmon\.(Cli|ConmonCli|Rpc|Server|Schema)\b")]
+    [GeneratedRegex(@"\bPodmon\.(Cli|ConmonCli|Rpc|Server|Schema|Streaming)\b")]
     private static partial Regex FrontEndName();
 
     static string Src => Path.Combine(FindRepo(), "src", "Podmon");
@@ -57,6 +57,18 @@ public partial class ArchitectureTests
                 if (!line.TrimStart().StartsWith("//", StringComparison.Ordinal) && line.Contains("Podmon.Server", StringComparison.Ordinal))
                     offenders.Add($"{Path.GetRelativePath(Src, file)}:{i + 1}");
         Assert.True(offenders.Count == 0, "Rpc must not import Server (Server composes Rpc):\n" + string.Join("\n", offenders));
+    }
+
+    [Fact]
+    public void Streaming_does_not_depend_on_Rpc_or_Server()
+    {
+        var offenders = new List<string>();
+        foreach (string file in Directory.GetFiles(Path.Combine(Src, "Streaming"), "*.cs", SearchOption.AllDirectories))
+            foreach ((string line, int i) in File.ReadAllLines(file).Select((l, i) => (l, i)))
+                if (!line.TrimStart().StartsWith("//", StringComparison.Ordinal) &&
+                    (line.Contains("Podmon.Server", StringComparison.Ordinal) || line.Contains("Podmon.Rpc", StringComparison.Ordinal)))
+                    offenders.Add($"{Path.GetRelativePath(Src, file)}:{i + 1}");
+        Assert.True(offenders.Count == 0, "Streaming is a front end of its own (Rpc calls it, not the other way round):\n" + string.Join("\n", offenders));
     }
 
     [Fact]

@@ -21,6 +21,7 @@ public sealed class AttachHub : IDisposable
     readonly EventLoop _loop;
     readonly List<AttachListener> _listeners = [];
     readonly List<AttachClient> _clients = [];
+    List<IAttachStream>? _streams;
     StdinWriter? _stdin;
     Action? _whenClientsGone;
     bool _done;
@@ -31,7 +32,7 @@ public sealed class AttachHub : IDisposable
         Gate = gate;
     }
 
-    internal OutputGate Gate { get; }
+    public OutputGate Gate { get; }
 
     /// <summary>Where client input goes (a pty arrives only after create, when clients may already listen).</summary>
     internal void SetStdin(StdinWriter? stdin)
@@ -81,6 +82,8 @@ public sealed class AttachHub : IDisposable
 
     public void Broadcast(Pipe pipe, ReadOnlySpan<byte> data)
     {
+        if (_streams is not null)
+            for (int i = _streams.Count - 1; i >= 0; i--) _streams[i].OnOutput(pipe, data);
         if (_clients.Count == 0) return;
         byte stream = pipe == Pipe.Stdout ? StdoutByte : StderrByte;
         while (!data.IsEmpty)
@@ -108,6 +111,20 @@ public sealed class AttachHub : IDisposable
     void ResumeInput()
     {
         foreach (AttachClient c in _clients) c.ResumeInput();
+        if (_streams is not null) foreach (IAttachStream s in _streams.ToArray()) s.OnStdinDrained();
+    }
+
+    // ---- other kinds of attach endpoint (a WebSocket attach session) ----
+
+    public void AddStream(IAttachStream stream) => (_streams ??= []).Add(stream);
+
+    public void RemoveStream(IAttachStream stream) => _streams?.Remove(stream);
+
+    /// <summary>Input from a stream endpoint; false when some of it waits (the stream pauses until <see cref="IAttachStream.OnStdinDrained"/>).</summary>
+    public bool StreamInput(ReadOnlySpan<byte> data)
+    {
+        Input(data);
+        return !StdinBusy;
     }
 
     /// <summary>
@@ -117,6 +134,7 @@ public sealed class AttachHub : IDisposable
     public void Done()
     {
         _done = true;
+        if (_streams is not null) foreach (IAttachStream s in _streams.ToArray()) s.OnContainerDone();
         foreach (AttachClient c in _clients.ToArray()) c.SendDoneAndClose(SendDonePacket);
         foreach (AttachListener l in _listeners) l.Dispose();
         _listeners.Clear();
@@ -130,6 +148,18 @@ public sealed class AttachHub : IDisposable
         foreach (AttachListener l in _listeners) l.Dispose();
         _listeners.Clear();
     }
+}
+
+/// <summary>
+/// An attach endpoint that is not a SEQPACKET client (a WebSocket attach session): it gets each
+/// chunk of output whole, holds the output back through the hub's <see cref="OutputGate"/> while
+/// it is backlogged (as an attach client does), and is told when stdin is free again and when
+/// the container is done.
+/// </summary>
+public interface IAttachStream : IOutputSink
+{
+    void OnStdinDrained();
+    void OnContainerDone();
 }
 
 /// <summary>One attach socket path: accepts clients.</summary>

@@ -49,9 +49,14 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
             case ConmonMethod.CreateNamespaces:
                 CreateNamespaces(new CreateNamespacesRequestReader(Request(methodId, parameters, out _)), call);
                 break;
-            case ConmonMethod.ServeExecContainer
-                or ConmonMethod.ServeAttachContainer or ConmonMethod.ServePortForwardContainer:
-                call.Fail($"{MethodName(methodId)} is not implemented by podmon yet", ExceptionType.Unimplemented);
+            case ConmonMethod.ServeExecContainer:
+                ServeExec(new ServeExecContainerParamsReader(parameters).Request, call);
+                break;
+            case ConmonMethod.ServeAttachContainer:
+                ServeAttach(new ServeAttachContainerParamsReader(parameters).Request, call);
+                break;
+            case ConmonMethod.ServePortForwardContainer:
+                ServePortForward(new ServePortForwardContainerParamsReader(parameters).Request, call);
                 break;
             default:
                 call.Fail($"method {methodId} of interface Conmon does not exist", ExceptionType.Unimplemented);
@@ -127,19 +132,4 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
     /// </summary>
     EngineCgroupManager CgroupManagerOf(Schema.CgroupManager requested) =>
         requested == Schema.CgroupManager.Cgroupfs ? EngineCgroupManager.Cgroupfs : serverCgroupManager;
-
-    static string MethodName(ushort id) => (ConmonMethod)id switch
-    {
-        ConmonMethod.CreateContainer => "createContainer",
-        ConmonMethod.ExecSyncContainer => "execSyncContainer",
-        ConmonMethod.AttachContainer => "attachContainer",
-        ConmonMethod.ReopenLogContainer => "reopenLogContainer",
-        ConmonMethod.SetWindowSizeContainer => "setWindowSizeContainer",
-        ConmonMethod.CreateNamespaces => "createNamespaces",
-        ConmonMethod.StartFdSocket => "startFdSocket",
-        ConmonMethod.ServeExecContainer => "serveExecContainer",
-        ConmonMethod.ServeAttachContainer => "serveAttachContainer",
-        ConmonMethod.ServePortForwardContainer => "servePortForwardContainer",
-        _ => "version",
-    };
 }

@@ -25,6 +25,7 @@ public sealed class ServerHost : IDisposable
     Listener? _listener;
     RpcServer? _rpc;
     FdSocket? _fdSocket;
+    ConmonService? _service;
     ContainerEngine? _containers;
     PodNamespaces? _pod;
 
@@ -56,7 +57,8 @@ public sealed class ServerHost : IDisposable
         });
         _fdSocket = new FdSocket(_host.Loop, _options.FdSocketPath);
         _pod = new PodNamespaces(_containers);
-        _rpc = new RpcServer(_host.Loop, new ConmonService(_containers, _options.CgroupManager, _fdSocket, _pod), _host.Idle);
+        _service = new ConmonService(_containers, _options.CgroupManager, _fdSocket, _pod);
+        _rpc = new RpcServer(_host.Loop, _service, _host.Idle);
         string socket = _options.SocketPath;
         if (Libc.unlink(socket) < 0 && Errno.Last != Errno.ENOENT)
             throw new SyscallException("unlink", Errno.Last, socket);
@@ -100,6 +102,7 @@ public sealed class ServerHost : IDisposable
         _host.Reaper.SignalAll(Libc.SIGKILL);
         _rpc?.CloseAll();
         _fdSocket?.Dispose(); // its fds closed, conmon-fd.sock removed
+        _service?.Streaming?.Dispose();
         if (_listener is not null)
         {
             _listener.Dispose();

@@ -68,22 +68,6 @@ public class ConmonRpcInteropTests
         Assert.Equal(2, server.Threads);
     }
 
-    [Theory]
-    [InlineData("serve-exec", "serveExecContainer")]
-    [InlineData("serve-attach", "serveAttachContainer")]
-    [InlineData("serve-port-forward", "servePortForwardContainer")]
-    public void NotYetImplementedMethodsAreRemoteUnimplementedErrors(string subcommand, string method)
-    {
-        using var server = new RpcTestServer();
-        // --rpc-timeout bounds a server that never answers: its error would not be this one.
-        var r = ConmonRpc.Run(server.Socket, subcommand, "--rpc-timeout", "20");
-        Assert.Equal(1, r.ExitCode);
-        JsonElement e = r.Json;
-        Assert.Equal($"{method} is not implemented by podmon yet", e.GetProperty("error").GetString());
-        Assert.Equal("unimplemented", e.GetProperty("type").GetString());
-        Assert.True(e.GetProperty("remote").GetBoolean());
-    }
-
     [Fact]
     public void ClientKilledMidCallDoesNotDisturbASecondClient()
     {

@@ -295,23 +295,6 @@ public class RpcSessionProtocolTests
         Assert.False(s.IsClosed);
     }
 
-    [Theory]
-    [InlineData(ConmonMethod.ServePortForwardContainer, "servePortForwardContainer")]
-    public void NotYetImplementedMethodsReturnExactExceptions(ConmonMethod method, string name)
-    {
-        var (s, o) = NewSession();
-        Feed(s, Bootstrap(0), Call(1, 0, method: (ushort)method));
-        Msg r = o.Sent[^1];
-        Assert.Equal(RpcMessageWhich.Return, r.Which);
-        Assert.Equal(1u, r.Id);
-        Assert.False(r.ReleaseParamCaps);
-        Assert.Equal(ReturnWhich.Exception, r.ReturnWhich);
-        Assert.Equal($"{name} is not implemented by podmon yet", r.Reason);
-        Assert.Equal(ExceptionType.Unimplemented, r.ExceptionType);
-        Feed(s, Finish(1));
-        Assert.Equal(1, s.AnswerCount);
-    }
-
     [Fact]
     public void UnknownMethodOrdinalIsUnimplemented()
     {

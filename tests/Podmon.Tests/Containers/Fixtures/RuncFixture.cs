@@ -10,7 +10,7 @@ namespace Podmon.Tests.Containers.Fixtures;
 public sealed class RuncFixture : IDisposable
 {
     public const string Runc = "/usr/sbin/runc";
-    static readonly string[] Applets = ["sh", "echo", "cat", "sleep", "head", "yes", "dd", "stty", "printf", "tr", "true", "false", "seq", "kill", "ls", "env", "tail", "sha256sum", "wc"];
+    static readonly string[] Applets = ["sh", "echo", "cat", "sleep", "head", "yes", "dd", "stty", "printf", "tr", "true", "false", "seq", "kill", "ls", "env", "tail", "sha256sum", "wc", "nc"];
 
     readonly List<string> _ids = [];
     readonly string _template;
