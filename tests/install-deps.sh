@@ -8,6 +8,7 @@ packages=(
     capnproto libcapnp-dev g++ cmake pkg-config jq   # ../shared/tools/conmon-rpc, the reference client
     conmon podman uidmap          # the peers: conmon for benchmarks, podman for conmon mode
     procps strace python3         # ps/pmap and python3 for benchmarks and tests/demo.sh; strace for diagnosing
+    lintian                       # tests/package.sh: the .deb must have no lintian error
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -66,7 +66,7 @@ if [ ${#missing[@]} = 0 ]; then ok man_every_flag; else bad man_every_flag "the 
 check man_renders_clean eval '[ -z "$(zcat_man | LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l - 2>&1 >/dev/null)" ]'
 
 # ---- the examples are valid TOML with the values the README shows
-check examples_toml /usr/bin/python3 - "$root/packaging/examples" <<'PY'
+check examples_toml python3 - "$root/packaging/examples" <<'PY'
 import sys, tomllib
 d = sys.argv[1]
 crio = tomllib.load(open(f"{d}/crio.conf.d/10-podmon.conf", "rb"))["crio"]["runtime"]["runtimes"]
