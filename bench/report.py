@@ -181,7 +181,7 @@ def svg(data):
     axes(x0, "Total Pss vs running containers", ymax, lambda v: f"{v:g}", "Pss (MB)")
     px = lambda n: x0 + pw * n / xmax
     py = lambda v: P + ph - ph * v / ymax
-    for n in [0] + counts:
+    for n in counts:
         text(px(n), P + ph + 16, str(n))
     text(x0 + pw / 2, P + ph + 34, "running containers")
     for i, (label, color, dash, pts) in enumerate(series):
@@ -191,6 +191,8 @@ def svg(data):
         out.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="2"{dash}/>')
         for n, v in pts.items():
             out.append(f'<circle cx="{px(n):.1f}" cy="{py(v):.1f}" r="3.5" fill="{color}"/>')
+        n, v = max(pts.items())
+        text(px(n) - 6, py(v) - 8, f"{v:.1f} MB", anchor="end", size=11, fill=color)
         ly = P + ph + 52 + 16 * i
         out.append(f'<line x1="{x0 + 10}" y1="{ly - 4}" x2="{x0 + 30}" y2="{ly - 4}" stroke="{color}" stroke-width="2"{dash}/>')
         text(x0 + 36, ly, label, anchor="start")
