@@ -41,11 +41,11 @@ passed=0; failed=0
 for lines in "$results/package.txt" "$results/bench.txt"; do
     p=$(grep -c '^PASS ' "$lines"); f=$(grep -c '^FAIL ' "$lines")
     passed=$((passed + p)); failed=$((failed + f))
-    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$lines" != "$results/bench.txt" ]; then
         echo "tests/run.sh: $(basename "$lines" .txt) reported no checks" >&2; failed=$((failed + 1))
     fi
 done
-if [ "$bench_status" -ne 0 ]; then
+if [ "$bench_status" -ne 0 ]; then   # the bench broke (its gates print PASS/FAIL only at the end)
     echo "tests/run.sh: bench/ci.py failed (exit $bench_status)" >&2; failed=$((failed + 1))
 fi
 for trx in "$results"/*.trx; do
