@@ -32,7 +32,26 @@ for proj in tests/*/*.Tests.csproj; do
         --results-directory "$results" || status=1
 done
 
+# The Debian package end to end (tests/package.sh), then the CI bench (bench/ci.py: podmon next to
+# conmon, its memory gates): each prints "PASS name" / "FAIL name: why" lines, counted below with
+# the xunit results. The bench's times and CPU are reported, never gated.
+echo "== package (tests/package.sh)"
+timeout 900 tests/package.sh "$root/.build/conmon-rpc/conmon-rpc" | tee "$results/package.txt"
+echo "== bench (bench/ci.py)"
+timeout 1200 bench/ci.py --out "$root/.build/bench" | tee "$results/bench.txt"
+bench_status=${PIPESTATUS[0]}
+
 passed=0; failed=0
+for lines in "$results/package.txt" "$results/bench.txt"; do
+    p=$(grep -c '^PASS ' "$lines"); f=$(grep -c '^FAIL ' "$lines")
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$lines" != "$results/bench.txt" ]; then
+        echo "tests/run.sh: $(basename "$lines" .txt) reported no checks" >&2; failed=$((failed + 1))
+    fi
+done
+if [ "$bench_status" -ne 0 ]; then   # the bench broke (its gates print PASS/FAIL only at the end)
+    echo "tests/run.sh: bench/ci.py failed (exit $bench_status)" >&2; failed=$((failed + 1))
+fi
 for trx in "$results"/*.trx; do
     [ -e "$trx" ] || continue
     counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
