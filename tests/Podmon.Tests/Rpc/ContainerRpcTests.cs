@@ -35,9 +35,10 @@ public class ContainerRpcTests(RuncFixture fx) : IClassFixture<RuncFixture>
         return pid;
     }
 
+    /// <summary>The file's content once it has some (a shell's `echo x > f` creates it empty first).</summary>
     static string WaitFile(string path, int timeoutMs = 20_000)
     {
-        Assert.True(PodmonProcess.WaitUntil(() => File.Exists(path), timeoutMs), $"{path} never appeared");
+        Assert.True(PodmonProcess.WaitUntil(() => File.Exists(path) && new FileInfo(path).Length > 0, timeoutMs), $"{path} never appeared (or stayed empty)");
         return File.ReadAllText(path);
     }
 

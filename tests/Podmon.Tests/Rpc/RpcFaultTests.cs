@@ -122,7 +122,7 @@ public class RpcFaultTests
             }
             // These wait in the backlog: the server is at its limit.
             for (int i = 0; i < 20; i++) clients.Add(Connect(dir.Socket));
-            Assert.True(PodmonProcess.WaitUntil(() => log.Any(l => l.Contains("new clients wait until a file descriptor is free")), 5000), string.Join('\n', log));
+            Assert.True(PodmonProcess.WaitUntil(() => log.Any(l => l.Contains("new clients wait until a file descriptor is free")), 20_000), string.Join('\n', log));
 
             long before = CpuTicks(p.Id);
             Thread.Sleep(2000);
@@ -138,7 +138,8 @@ public class RpcFaultTests
             Version(clients[3], p.Id, bootstrap: false, q: 2); // the first waiting client still works
             // Everyone leaves: the backlog drains and the episode ends, with one line.
             foreach (Socket c in clients) c.Dispose();
-            Assert.True(PodmonProcess.WaitUntil(() => log.Any(l => l.Contains("accepting clients on")), 5000), string.Join('\n', log));
+            // A loaded machine may take seconds to drain the backlog's closed clients: the bound is generous, the point is that it ends.
+            Assert.True(PodmonProcess.WaitUntil(() => log.Any(l => l.Contains("accepting clients on")), 20_000), string.Join('\n', log));
             using (var fresh = Connect(dir.Socket)) Version(fresh, p.Id, bootstrap: true, q: 1);
             Assert.Single(log, l => l.Contains("Too many open files (EMFILE)"));
             Assert.Single(log, l => l.Contains("accepting clients on"));
