@@ -181,8 +181,13 @@ sealed record Msg
                     return msg with { ContentIsCapability = true, ContentCapIndex = p.Content.GetCapability() };
                 if (p.Content.Kind == PointerKind.Struct)
                 {
-                    VersionResponseReader v = new VersionResultsReader(p.Content.GetStruct()).Response;
-                    return msg with { VersionPid = v.ProcessId, Version = v.VersionString, CargoTree = v.CargoTreeString };
+                    // Read as version's results; another method's results (a fuzzed call may reach any) do not decode so.
+                    try
+                    {
+                        VersionResponseReader v = new VersionResultsReader(p.Content.GetStruct()).Response;
+                        return msg with { VersionPid = v.ProcessId, Version = v.VersionString, CargoTree = v.CargoTreeString };
+                    }
+                    catch (CapnpFormatException) { return msg; }
                 }
                 return msg;
             }
