@@ -100,6 +100,9 @@ public sealed unsafe class Listener : IEventHandler, IDisposable
         _loop.Timers.Cancel(_retry);
         _paused = false;
         _loop.Modify(_reg, Libc.EPOLLIN);
+        // Accept now rather than wait for readiness: if the waiting clients are gone meanwhile, no
+        // event would come, and only an accept that finds the queue empty ends the episode.
+        OnEvents(Libc.EPOLLIN);
     }
 
     public void Dispose()

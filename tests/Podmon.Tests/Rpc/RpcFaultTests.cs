@@ -139,7 +139,8 @@ public class RpcFaultTests
             // Everyone leaves: the backlog drains and the episode ends, with one line.
             foreach (Socket c in clients) c.Dispose();
             // A loaded machine may take seconds to drain the backlog's closed clients: the bound is generous, the point is that it ends.
-            Assert.True(PodmonProcess.WaitUntil(() => log.Any(l => l.Contains("accepting clients on")), 20_000), string.Join('\n', log));
+            Assert.True(PodmonProcess.WaitUntil(() => log.Any(l => l.Contains("accepting clients on")), 20_000),
+                string.Join('\n', log) + $"\nserver fds: {string.Join(' ', Directory.GetFiles($"/proc/{p.Id}/fd").Select(f => Path.GetFileName(f) + "->" + new FileInfo(f).LinkTarget))}");
             using (var fresh = Connect(dir.Socket)) Version(fresh, p.Id, bootstrap: true, q: 1);
             Assert.Single(log, l => l.Contains("Too many open files (EMFILE)"));
             Assert.Single(log, l => l.Contains("accepting clients on"));
