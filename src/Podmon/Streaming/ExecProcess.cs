@@ -8,26 +8,23 @@ namespace Podmon.Streaming;
 /// <summary>
 /// The process of a streaming exec: `runtime exec -d [--console-socket S --tty] --pid-file P ID
 /// cmd…`, then the process itself, watched by pidfd once the runtime has exited (podmon is its
-/// subreaper), as exec-sync does. All of its IO is set up here (pipes, or the pty the runtime
-/// sends; stdin; resize) so it can move onto the container core's IO as one piece. Output goes to
-/// the session as it is read; the end (exit code, or why it never ran) once output is drained.
+/// subreaper), as exec-sync does. Its stdio is a <see cref="ContainerIo"/> (pipes, or the pty the
+/// runtime sends) whose sink is this, and this is the one stream endpoint of its attach hub, so
+/// input goes through the hub and the session hears when stdin is free again, and a backlogged
+/// WebSocket holds the output through its gate. Output goes to the session as it is read; the end
+/// (exit code, or why it never ran) once output is drained.
 /// </summary>
-sealed class ExecProcess : IChildExitHandler, IOutputSink
+sealed class ExecProcess : IChildExitHandler, IAttachStream
 {
-    const int RuntimeOutputLimit = 64 * 1024;
-
     readonly ContainerEngine _engine;
     readonly StreamRequest _req;
     readonly ExecSession _session;
     readonly string _pidfile;
-    ConsoleSocket? _console;
-    CaptureBuffer? _runtimeOutput;
-    OutputReader? _out, _err, _captureOut, _captureErr;
-    StdinWriter? _stdin;
+    ContainerIo? _io;
     OwnedFd? _runtimePidfd, _processPidfd;
     int _runtimePid, _processPid;
     ushort _width, _height;
-    bool _holding, _finished, _killed, _outputPaused, _closeStdin;
+    bool _holding, _finished, _killed, _outputHeld;
 
     public ExecProcess(ContainerEngine engine, StreamRequest req, ExecSession session)
     {
@@ -38,49 +35,26 @@ sealed class ExecProcess : IChildExitHandler, IOutputSink
     }
 
     /// <summary>The terminal or stdin pipe exists: input can be written.</summary>
-    public bool StdinReady => _stdin is not null;
+    public bool StdinReady => _io?.Stdin is not null;
 
     /// <summary>Spawns the runtime; throws <see cref="ContainerException"/> or <see cref="SyscallException"/> if it cannot.</summary>
     public void Start()
     {
         Container c = _engine.Find(_req.ContainerId) ?? throw new ContainerException($"container {_req.ContainerId} not found");
         if (c.State != ContainerState.Running) throw new ContainerException($"container {_req.ContainerId} is not running");
-        var childEnds = new List<OwnedFd>(3);
         try
         {
-            if (_req.Tty)
-                _console = new ConsoleSocket(_engine.Loop, ConsoleSocket.TempPath(_engine.Options.RuntimeDir, "exec-stream-term"));
+            ContainerIo io = _io = new ContainerIo(_engine.Loop, _req.Tty ? IoMode.Terminal : IoMode.Pipes, _req.Stdin, this,
+                _engine.Options.RuntimeDir, "exec-stream-term");
+            io.Attach.AddStream(this);
+            if (_outputHeld) io.Gate.Hold();
             var spawn = new SpawnRequest
             {
                 Path = _engine.Options.RuntimePath,
-                Argv = RuntimeArgs.ExecSync(_engine.Options, _req.ContainerId, _pidfile, _console?.ConnectPath, _req.Command, _req.CgroupManager),
+                Argv = RuntimeArgs.ExecSync(_engine.Options, _req.ContainerId, _pidfile, io.ConsoleSocketPath, _req.Command, _req.CgroupManager),
                 ParentDeathSignal = Libc.SIGKILL,
             };
-            OwnedFd[] o = Libc.Pipe(), e = Libc.Pipe();
-            childEnds.Add(o[1]);
-            childEnds.Add(e[1]);
-            if (_req.Tty)
-            {
-                // Until the runtime has exited, its pipes carry only its own messages.
-                _runtimeOutput = new CaptureBuffer(RuntimeOutputLimit);
-                _captureOut = new OutputReader(_engine.Loop, o[0], Pipe.Stdout, _runtimeOutput);
-                _captureErr = new OutputReader(_engine.Loop, e[0], Pipe.Stderr, _runtimeOutput);
-                spawn.Fds.Add((0, -1));
-            }
-            else
-            {
-                _out = new OutputReader(_engine.Loop, o[0], Pipe.Stdout, this);
-                _err = new OutputReader(_engine.Loop, e[0], Pipe.Stderr, this);
-                if (_req.Stdin)
-                {
-                    OwnedFd[] i = Libc.Pipe();
-                    childEnds.Add(i[0]);
-                    SetStdin(new StdinWriter(_engine.Loop, i[1], closable: true));
-                    spawn.Fds.Add((0, i[0].Value));
-                }
-                else spawn.Fds.Add((0, -1));
-            }
-            spawn.Fds.AddRange([(1, o[1].Value), (2, e[1].Value)]);
+            spawn.Fds.AddRange(io.ChildFds);
             _engine.Reaper.HoldOrphans();
             _holding = true;
             SpawnedProcess p = Spawner.Spawn(spawn);
@@ -97,45 +71,39 @@ sealed class ExecProcess : IChildExitHandler, IOutputSink
         }
         finally
         {
-            foreach (OwnedFd fd in childEnds) fd.Dispose();
+            _io?.CloseChildEnds();
         }
-    }
-
-    void SetStdin(StdinWriter stdin)
-    {
-        _stdin = stdin;
-        stdin.Drained = _session.StdinDrained;
     }
 
     public void OnOutput(Pipe pipe, ReadOnlySpan<byte> data) => _session.Output(pipe, data);
 
+    public void OnStdinDrained() => _session.StdinDrained();
+
+    /// <summary>Never comes: the hub is this process's alone and the end is <see cref="ExecSession.Exited"/>.</summary>
+    public void OnContainerDone() { }
+
     /// <summary>Writes client input; false when some of it waits (the caller pauses until <see cref="ExecSession.StdinDrained"/>).</summary>
-    public bool WriteStdin(ReadOnlySpan<byte> data)
-    {
-        if (_stdin is null) return true;
-        _stdin.Write(data);
-        return !_stdin.Pending;
-    }
+    public bool WriteStdin(ReadOnlySpan<byte> data) => _io is null || _io.Attach.StreamInput(data);
 
     /// <summary>The client closed its stdin: EOF for a pipe once the rest is written; a terminal stays (closing it would hang up).</summary>
-    public void CloseStdin()
-    {
-        _closeStdin = true;
-        _stdin?.CloseWhenDrained();
-    }
+    public void CloseStdin() => _io?.Stdin?.CloseWhenDrained();
 
     public void Resize(ushort width, ushort height)
     {
         _width = width;
         _height = height;
-        if (_req.Tty && _out is { IsOpen: true }) Libc.SetWindowSize(_out.Fd, width, height);
+        int fd = _io?.TerminalFd ?? -1;
+        if (fd >= 0) Libc.SetWindowSize(fd, width, height);
     }
 
-    public void SetOutputPaused(bool paused)
+    /// <summary>The WebSocket fell behind (true) or caught up (false): the output waits in the process's pipes meanwhile.</summary>
+    public void SetOutputHeld(bool held)
     {
-        _outputPaused = paused;
-        _out?.SetPaused(paused);
-        _err?.SetPaused(paused);
+        if (held == _outputHeld) return;
+        _outputHeld = held;
+        if (_io is null) return;
+        if (held) _io.Gate.Hold();
+        else _io.Gate.Release();
     }
 
     public void OnChildExit(int pid, int exitCode)
@@ -149,30 +117,22 @@ sealed class ExecProcess : IChildExitHandler, IOutputSink
         try
         {
             _runtimePidfd?.Dispose();
-            _captureOut?.Drain();
-            _captureErr?.Drain();
+            ContainerIo io = _io!;
+            io.DrainRuntimeMessages();
             if (exitCode != 0)
             {
-                _out?.Drain();
-                _err?.Drain();
-                string text = _runtimeOutput?.Text().Trim() ?? "";
+                io.Drain();
+                string text = io.RuntimeOutput.Text().Trim();
                 Finish(0, $"exec in container {_req.ContainerId}: {Path.GetFileName(_engine.Options.RuntimePath)} exited with status {exitCode}" +
                           (text.Length > 0 ? $": {text}" : ""));
                 return;
             }
             int pid = _processPid = Pidfile.Read(_pidfile);
-            if (_console is not null)
+            if (io.Mode == IoMode.Terminal)
             {
-                _console.TryReceive();
-                OwnedFd master = _console.TakeMaster() ?? throw new IOException("the runtime sent no terminal to the console socket");
-                _console.Dispose();
-                _console = null;
-                var input = new OwnedFd(Errno.Check(Libc.fcntl(master.Value, Libc.F_DUPFD_CLOEXEC, 0), "fcntl"));
-                _out = new OutputReader(_engine.Loop, master, Pipe.Stdout, this);
-                if (_outputPaused) _out.SetPaused(true);
-                if (_width != 0 || _height != 0) Libc.SetWindowSize(_out.Fd, _width, _height);
-                SetStdin(new StdinWriter(_engine.Loop, input, closable: false));
-                if (_closeStdin) _stdin!.CloseWhenDrained();
+                if (!io.ConnectTerminal(_req.Stdin, onlcr: false)) throw new IOException("the runtime sent no terminal to the console socket");
+                io.EndRuntime();
+                if (_width != 0 || _height != 0) Libc.SetWindowSize(io.TerminalFd, _width, _height);
                 _session.StdinDrained(); // input that waited for the terminal may go now
             }
             _processPidfd = _engine.Reaper.Claim(pid, this);
@@ -191,8 +151,7 @@ sealed class ExecProcess : IChildExitHandler, IOutputSink
     void ProcessExited(int exitCode)
     {
         _engine.ExecProcessesRunning--;
-        _out?.Drain();
-        _err?.Drain();
+        _io?.Drain();
         Finish(exitCode, null);
     }
 
@@ -218,12 +177,7 @@ sealed class ExecProcess : IChildExitHandler, IOutputSink
 
     void Close()
     {
-        _out?.Dispose();
-        _err?.Dispose();
-        _captureOut?.Dispose();
-        _captureErr?.Dispose();
-        _stdin?.Dispose();
-        _console?.Dispose();
+        _io?.Dispose();
         _runtimePidfd?.Dispose();
         _processPidfd?.Dispose();
         Pidfile.Clear(_pidfile);

@@ -92,7 +92,7 @@ sealed class ExecSession : IStreamSession
         else if (_req.Stderr) _c?.Send(StderrChannel, data);
     }
 
-    public void OnOutputHeld(bool hold) => _process.SetOutputPaused(hold);
+    public void OnOutputHeld(bool hold) => _process.SetOutputHeld(hold);
 
     public void OnClientGone()
     {
