@@ -35,7 +35,11 @@ public class RpcSessionFuzzTests
             seeds.Add([.. boot, .. File.ReadAllBytes(f), .. RpcWire.Golden("finish-call"), .. RpcWire.Golden("release-bootstrap-cap")]);
         seeds.Add(File.ReadAllBytes(Path.Combine(wire, "version-session-c2s.bin")));
         foreach (string f in Directory.GetFiles(Path.Combine(wire, "sessions"), "c2s.bin", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+        {
+            // The recorded createNamespaces session (pod1 under /var/run) would pin real namespaces on a real server, too.
+            if (skip is not null && Path.GetFileName(Path.GetDirectoryName(f)) + "-request.bin" == skip.TrimStart('/')) continue;
             seeds.Add(File.ReadAllBytes(f));
+        }
         // Protocol messages podmon answers specially, so mutations reach those paths too.
         seeds.Add([.. boot, .. RpcWire.DisembargoSenderLoopback(0, 5), .. RpcWire.Resolve(3), .. RpcWire.Provide(9),
             .. RpcWire.Call(1, 0, method: 2), .. RpcWire.Call(2, null, 0, method: 0), .. RpcWire.Finish(1, true), .. RpcWire.Release(0, 1)]);
