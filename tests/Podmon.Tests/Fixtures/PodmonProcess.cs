@@ -135,6 +135,30 @@ static class PodmonProcess
         throw new InvalidOperationException($"no executable mapping of {exe} in {pid}");
     }
 
+    /// <summary>The binary's writable data mapping (rw-p): resident kB, of which anonymous (written) kB, and its size.</summary>
+    public static (int RssKb, int AnonymousKb, int SizeKb) DataMapping(int pid)
+    {
+        string exe = new FileInfo(BinaryPath).FullName;
+        bool inData = false;
+        int size = 0, rss = 0;
+        foreach (string line in File.ReadLines($"/proc/{pid}/smaps"))
+        {
+            string[] f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length >= 5 && f[0].Contains('-') && !f[0].EndsWith(':'))
+            {
+                inData = f.Length == 6 && f[1] == "rw-p" && f[5] == exe;
+                if (inData)
+                {
+                    string[] range = f[0].Split('-');
+                    size = (int)((Convert.ToInt64(range[1], 16) - Convert.ToInt64(range[0], 16)) / 1024);
+                }
+            }
+            else if (inData && f[0] == "Rss:") rss = int.Parse(f[1]);
+            else if (inData && f[0] == "Anonymous:") return (rss, int.Parse(f[1]), size);
+        }
+        throw new InvalidOperationException($"no writable data mapping of {exe} in {pid}");
+    }
+
     public static bool IsPodmon(int pid)
     {
         try { return new FileInfo($"/proc/{pid}/exe").LinkTarget == new FileInfo(BinaryPath).FullName; }
