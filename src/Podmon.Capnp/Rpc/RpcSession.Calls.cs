@@ -115,8 +115,10 @@ public sealed partial class RpcSession
 
     internal void EndReturn(uint answerId)
     {
-        _output.Send(_out.Frame);
+        // Bookkeeping first: the transport may decide, while sending, that nothing is owed any more
+        // (a half-closed peer whose last deferred call this answers) and close once it is written.
         Returned(answerId);
+        _output.Send(_out.Frame);
     }
 
     internal void SendException(uint answerId, string reason, ExceptionType type)
@@ -128,8 +130,8 @@ public sealed partial class RpcSession
         ExceptionBuilder e = ret.InitException();
         e.SetReason(reason);
         e.Type = type;
-        _output.Send(_out.Frame);
         Returned(answerId);
+        _output.Send(_out.Frame);
     }
 
     void Returned(uint answerId)

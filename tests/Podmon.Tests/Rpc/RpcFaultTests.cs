@@ -297,6 +297,42 @@ public class RpcFaultTests
 /// <summary>The stall timeout, in process with a short one: a frame that never completes closes its connection.</summary>
 public class RpcConnectionStallTests
 {
+    sealed class DeferringCap : Podmon.Capnp.Rpc.ICapability
+    {
+        public Podmon.Capnp.Rpc.RpcCall? Call;
+        public ulong InterfaceId => Podmon.Schema.Conmon.InterfaceId;
+        public void Dispatch(ushort methodId, Podmon.Capnp.StructReader parameters, Podmon.Capnp.Rpc.RpcCall call) => Call = call.Defer();
+    }
+
+    [Fact]
+    public unsafe void AHalfClosedPeerIsClosedAsSoonAsItsLastDeferredCallIsAnswered()
+    {
+        // A call answered later (a create, createNamespaces) after the peer's SHUT_WR: the answer is
+        // written, then the connection closes at once, not when the peer gives up.
+        using var loop = new Podmon.Loop.EventLoop();
+        var cap = new DeferringCap();
+        var server = new RpcServer(loop, cap);
+        int* sv = stackalloc int[2];
+        Assert.Equal(0, Podmon.Sys.Libc.socketpair(Podmon.Sys.Libc.AF_UNIX, Podmon.Sys.Libc.SOCK_STREAM | Podmon.Sys.Libc.SOCK_CLOEXEC, 0, sv));
+        Podmon.Sys.Libc.SetNonBlocking(sv[0]);
+        server.Accept(new Podmon.Sys.OwnedFd(sv[0]));
+        using var client = new Socket(new SafeSocketHandle(sv[1], ownsHandle: true));
+        client.ReceiveTimeout = 10_000;
+        client.Send([.. RpcWire.Bootstrap(0), .. RpcWire.Call(1, 0)]);
+        client.Shutdown(SocketShutdown.Send);
+        for (int i = 0; i < 10; i++) loop.RunOnce(20);
+        Assert.NotNull(cap.Call);
+        Assert.Equal(1, server.ConnectionCount); // an answer is still owed
+        cap.Call!.Fail("answered late");
+        for (int i = 0; i < 10 && server.ConnectionCount > 0; i++) loop.RunOnce(20);
+        Assert.Equal(0, server.ConnectionCount);
+        byte[] buf = new byte[4096];
+        int len = 0, n;
+        while ((n = client.Receive(buf, len, buf.Length - len, SocketFlags.None)) > 0) len += n;
+        var got = RpcWire.SplitFrames(buf.AsSpan(0, len), out _).Select(RpcWire.Decode).ToList();
+        Assert.Equal("answered late", got[^1].Reason);
+    }
+
     [Fact]
     public unsafe void AFrameStalledMidwayIsAbortedAfterTheTimeout()
     {
