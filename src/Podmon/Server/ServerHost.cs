@@ -100,15 +100,15 @@ public sealed class ServerHost : IDisposable
         _containers?.Shutdown();
         _pod?.Shutdown();
         _host.Reaper.SignalAll(Libc.SIGKILL);
-        _rpc?.CloseAll();
-        _fdSocket?.Dispose(); // its fds closed, conmon-fd.sock removed
-        _service?.Streaming?.Dispose();
-        if (_listener is not null)
+        if (_listener is not null) // first: connections closed below must not let it accept new ones
         {
             _listener.Dispose();
             Libc.unlink(_listener.Path);
             _listener = null;
         }
+        _rpc?.CloseAll();
+        _fdSocket?.Dispose(); // its fds closed, conmon-fd.sock removed
+        _service?.Streaming?.Dispose();
         // Also a conmon-fd.sock left by an earlier server (SIGKILLed), so the Go client's restart finds neither.
         Libc.unlink(_options.FdSocketPath);
         if (_containers is not { Count: > 0 })
