@@ -1,5 +1,5 @@
 """Shared helpers for podmon's benchmarks: process memory, busybox bundles, conmon launches."""
-import ctypes, json, os, shutil, statistics, subprocess, time
+import ctypes, json, os, shutil, signal, statistics, subprocess, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PODMON = os.environ.get("PODMON_BINARY", os.path.join(ROOT, "artifacts", "podmon"))
@@ -120,3 +120,39 @@ def wait_created(directory, name, start_cmd, timeout=5.0):
         raise TimeoutError(name)
     finally:
         os.close(fd)
+
+
+def reap():
+    """Reaps every exited child (the benches are child subreapers). Only while no subprocess runs."""
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
+def start_server(rroot, servers):
+    """A daemonized podmon server in a fresh runtime dir under WORK; its pid goes into `servers`."""
+    d = tempfile.mkdtemp(prefix="pm-", dir=WORK)
+    subprocess.run([PODMON, "--runtime", RUNC, "--runtime-dir", d, "--runtime-root", rroot,
+                    "--log-driver", "none", "--cgroup-manager", "cgroupfs"], check=True)
+    pid = int(open(os.path.join(d, "pidfile")).read())
+    servers.add(pid)
+    return d, pid, os.path.join(d, "conmon.sock")
+
+
+def stop_server(d, pid, servers):
+    """SIGTERM (the server SIGKILLs its containers), reap it within 10 s, remove its runtime dir."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        reap()
+        time.sleep(0.01)
+    servers.discard(pid)
+    time.sleep(0.05)
+    reap()
+    shutil.rmtree(d, ignore_errors=True)

@@ -62,13 +62,7 @@ TAG = f"ci{os.getpid()}"
 CREATED, SERVERS = set(), set()
 
 
-def reap():
-    while True:
-        try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                return
-        except ChildProcessError:
-            return
+reap = bl.reap
 
 
 def runc(*args, check=True):
@@ -87,26 +81,11 @@ def cleanup(cid):
 
 
 def start_server():
-    d = tempfile.mkdtemp(prefix="pm-", dir=bl.WORK)
-    subprocess.run([bl.PODMON, "--runtime", bl.RUNC, "--runtime-dir", d, "--runtime-root", RROOT,
-                    "--log-driver", "none", "--cgroup-manager", "cgroupfs"], check=True)
-    pid = int(open(os.path.join(d, "pidfile")).read())
-    SERVERS.add(pid)
-    return d, pid, os.path.join(d, "conmon.sock")
+    return bl.start_server(RROOT, SERVERS)
 
 
 def stop_server(d, pid):
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
-        reap()
-        time.sleep(0.01)
-    SERVERS.discard(pid)
-    reap()
-    shutil.rmtree(d, ignore_errors=True)
+    bl.stop_server(d, pid, SERVERS)
 
 
 def server_create(sock, cid, args):

@@ -80,15 +80,7 @@ CREATED = set()             # container ids to delete at the end, whatever happe
 SERVERS = set()             # podmon server pids started here
 
 
-def reap():
-    """Reaps every exited child. Only called while no subprocess is running."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+reap = bl.reap
 
 
 def cleanup(cid):
@@ -106,29 +98,11 @@ def cleanup(cid):
 
 
 def start_podmon():
-    d = tempfile.mkdtemp(prefix="pm-", dir=bl.WORK)
-    subprocess.run([bl.PODMON, "--runtime", bl.RUNC, "--runtime-dir", d, "--runtime-root", RROOT,
-                    "--log-driver", "none", "--cgroup-manager", "cgroupfs"], check=True)
-    pid = int(open(os.path.join(d, "pidfile")).read())
-    SERVERS.add(pid)
-    return d, pid, os.path.join(d, "conmon.sock")
+    return bl.start_server(RROOT, SERVERS)
 
 
 def stop_podmon(d, pid):
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        reap()
-        if not os.path.exists(f"/proc/{pid}"):
-            break
-        time.sleep(0.01)
-    SERVERS.discard(pid)
-    time.sleep(0.05)
-    reap()
-    shutil.rmtree(d, ignore_errors=True)
+    bl.stop_server(d, pid, SERVERS)
 
 
 LAST_LAUNCHER_CPU = [0.0]
