@@ -14,8 +14,8 @@ sealed class PortTarget(PortForwardSession session, int index, ushort port) : IE
     OwnedFd? _fd;
     Registration _reg;
     bool _connected, _paused, _ended;
-    byte[]? _pending;
-    int _pendingLength;
+    // Client data the socket did not take: the client's input pauses while anything waits.
+    readonly OutboundBuffer _pending = new(OutboundMode.Stream, new QueuePolicy(highWater: 1, lowWater: 1));
 
     public int Index => index;
     public ushort Port => port;
@@ -36,7 +36,7 @@ sealed class PortTarget(PortForwardSession session, int index, ushort port) : IE
         }
     }
 
-    uint Interest => !_connected ? Libc.EPOLLOUT : (_paused ? 0 : Libc.EPOLLIN) | (_pendingLength > 0 ? Libc.EPOLLOUT : 0);
+    uint Interest => !_connected ? Libc.EPOLLOUT : (_paused ? 0 : Libc.EPOLLIN) | (_pending.Pending > 0 ? Libc.EPOLLOUT : 0);
 
     public unsafe void OnEvents(uint events)
     {
@@ -56,11 +56,11 @@ sealed class PortTarget(PortForwardSession session, int index, ushort port) : IE
             session.Connection.ResumeInput();
             return;
         }
-        if ((events & Libc.EPOLLOUT) != 0 && _pendingLength > 0)
+        if ((events & Libc.EPOLLOUT) != 0 && _pending.Pending > 0)
         {
             if (!Flush()) return;
             session.Server.Loop.Modify(_reg, Interest);
-            if (_pendingLength == 0) session.Connection.ResumeInput();
+            if (_pending.Pending == 0) session.Connection.ResumeInput();
         }
         if ((events & (Libc.EPOLLIN | Libc.EPOLLHUP | Libc.EPOLLERR)) != 0 && !_paused) Read();
     }
@@ -79,48 +79,28 @@ sealed class PortTarget(PortForwardSession session, int index, ushort port) : IE
     }
 
     /// <summary>Client data for the port; false while some of it waits.</summary>
-    public unsafe bool Write(ReadOnlySpan<byte> data)
+    public bool Write(ReadOnlySpan<byte> data)
     {
         if (_ended) return true;
-        if (_connected && _pendingLength == 0)
+        bool waited = _pending.Pending > 0;
+        // Before the connection is made everything waits; after, it is written at once where it can be.
+        QueueChange change = _connected ? _pending.Write(_fd!.Value, data) : _pending.Append(data);
+        if (change == QueueChange.Failed)
         {
-            fixed (byte* p = data)
-            {
-                nint n = Libc.send(_fd!.Value, p, (nuint)data.Length, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
-                if (n < 0 && Errno.Last is not (Errno.EAGAIN or Errno.EINTR))
-                {
-                    End(new SyscallException("send", Errno.Last, $"127.0.0.1:{port}").Message);
-                    return true;
-                }
-                data = data[(int)Math.Max(n, 0)..];
-            }
-            if (data.IsEmpty) return true;
+            End(new SyscallException("send", _pending.Error, $"127.0.0.1:{port}").Message);
+            return true;
         }
-        if (_pending is null || _pending.Length < _pendingLength + data.Length) Array.Resize(ref _pending, _pendingLength + data.Length);
-        data.CopyTo(_pending.AsSpan(_pendingLength));
-        _pendingLength += data.Length;
-        if (_connected) session.Server.Loop.Modify(_reg, Interest);
+        if (_pending.Pending == 0) return true;
+        if (_connected && !waited) session.Server.Loop.Modify(_reg, Interest);
         return false;
     }
 
     /// <summary>Sends what waits; false if the connection ended meanwhile.</summary>
-    unsafe bool Flush()
+    bool Flush()
     {
-        if (_pendingLength == 0) return true;
-        fixed (byte* p = _pending)
-        {
-            nint n = Libc.send(_fd!.Value, p, (nuint)_pendingLength, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
-            if (n < 0)
-            {
-                if (Errno.Last is Errno.EAGAIN or Errno.EINTR) return true;
-                End(new SyscallException("send", Errno.Last, $"127.0.0.1:{port}").Message);
-                return false;
-            }
-            _pendingLength -= (int)n;
-            _pending.AsSpan((int)n, _pendingLength).CopyTo(_pending);
-        }
-        if (_pendingLength == 0) _pending = null;
-        return true;
+        if (_pending.Flush(_fd!.Value) != QueueChange.Failed) return true;
+        End(new SyscallException("send", _pending.Error, $"127.0.0.1:{port}").Message);
+        return false;
     }
 
     public void SetPaused(bool paused)
@@ -143,8 +123,7 @@ sealed class PortTarget(PortForwardSession session, int index, ushort port) : IE
     public void Dispose()
     {
         _ended = true;
-        _pending = null;
-        _pendingLength = 0;
+        _pending.Dispose();
         if (_fd is null || _fd.IsClosed) return;
         session.Server.Loop.Remove(_reg);
         _fd.Dispose();

@@ -46,8 +46,7 @@ sealed partial class StreamConnection : IEventHandler, ITimerHandler, IDisposabl
     int _inStart, _inEnd;
     bool _inputPaused, _closeReceived, _closeAfterFlush, _lingering;
 
-    byte[]? _out;
-    int _outStart, _outEnd;
+    readonly OutboundBuffer _out = new(OutboundMode.Stream, new QueuePolicy(HighWater, LowWater, MaxQueued), keepBytes: 64 * 1024, minBytes: 16 * 1024);
     bool _outputHeld;
 
     // The frame being read.
@@ -78,7 +77,7 @@ sealed partial class StreamConnection : IEventHandler, ITimerHandler, IDisposabl
     }
 
     public bool IsGone => _phase == Phase.Gone;
-    int Queued => _outEnd - _outStart;
+    int Queued => _out.Pending;
 
     uint Interest => (_inputPaused && !_lingering || _phase == Phase.Gone ? 0 : Libc.EPOLLIN) | (Queued > 0 ? Libc.EPOLLOUT : 0);
 
@@ -270,98 +269,43 @@ sealed partial class StreamConnection : IEventHandler, ITimerHandler, IDisposabl
         return buf[..10];
     }
 
-    /// <summary>Writes a header and a payload with one writev; the rest is queued.</summary>
-    unsafe void Write(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
+    /// <summary>Writes a header and a payload in one gathered write; the rest is queued.</summary>
+    void Write(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
     {
         if (_phase == Phase.Gone) return;
-        int done = 0;
-        if (Queued == 0)
-        {
-            fixed (byte* h = header)
-            fixed (byte* p = payload)
-            {
-                var iov = stackalloc Libc.IoVec[2];
-                iov[0] = new Libc.IoVec { Base = h, Length = (nuint)header.Length };
-                iov[1] = new Libc.IoVec { Base = p, Length = (nuint)payload.Length };
-                var msg = new Libc.MsgHdr { Iov = iov, IovLen = 2 };
-                nint n = Libc.sendmsg(_fd.Value, &msg, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
-                if (n < 0)
-                {
-                    if (Errno.Last is not (Errno.EAGAIN or Errno.EINTR))
-                    {
-                        ClientGone();
-                        return;
-                    }
-                }
-                else done = (int)n;
-            }
-        }
-        int total = header.Length + payload.Length;
-        if (done == total) return;
-        if (Queued + total - done > MaxQueued)
-        {
-            Log.Warn($"streaming client too slow: more than {MaxQueued} bytes pending; disconnecting it");
-            ClientGone();
-            return;
-        }
         bool wasEmpty = Queued == 0;
-        if (done < header.Length)
+        switch (_out.Write(_fd.Value, header, payload))
         {
-            Enqueue(header[done..]);
-            Enqueue(payload);
+            case QueueChange.Failed:
+                ClientGone();
+                return;
+            case QueueChange.Overflow:
+                Log.Warn($"streaming client too slow: more than {MaxQueued} bytes pending; disconnecting it");
+                ClientGone();
+                return;
         }
-        else Enqueue(payload[(done - header.Length)..]);
-        if (wasEmpty) _loop.Modify(_reg, Interest);
-        if (!_outputHeld && Queued > HighWater)
+        if (wasEmpty && Queued > 0) _loop.Modify(_reg, Interest);
+        if (!_outputHeld && _out.Backlogged)
         {
             _outputHeld = true;
             if (!_sessionDone) _session?.OnOutputHeld(true);
         }
     }
 
-    void Enqueue(ReadOnlySpan<byte> data)
+    void Flush()
     {
-        if (_out is null || _outEnd + data.Length > _out.Length)
+        if (_out.Flush(_fd.Value) == QueueChange.Failed)
         {
-            int queued = Queued;
-            if (_out is not null && queued + data.Length <= _out.Length)
-                Buffer.BlockCopy(_out, _outStart, _out, 0, queued);
-            else
-            {
-                var bigger = new byte[Math.Max(16 * 1024, (queued + data.Length) * 2)];
-                if (_out is not null) Buffer.BlockCopy(_out, _outStart, bigger, 0, queued);
-                _out = bigger;
-            }
-            _outStart = 0;
-            _outEnd = queued;
+            ClientGone();
+            return;
         }
-        data.CopyTo(_out.AsSpan(_outEnd));
-        _outEnd += data.Length;
-    }
-
-    unsafe void Flush()
-    {
-        while (Queued > 0)
-        {
-            nint n;
-            fixed (byte* p = _out) n = Libc.send(_fd.Value, p + _outStart, (nuint)Queued, Libc.MSG_NOSIGNAL | Libc.MSG_DONTWAIT);
-            if (n < 0)
-            {
-                if (Errno.Last is Errno.EAGAIN or Errno.EINTR) return;
-                ClientGone();
-                return;
-            }
-            _outStart += (int)n;
-        }
-        _outStart = _outEnd = 0;
-        if (_out!.Length > 64 * 1024) _out = null; // a burst is over: give its buffer back
-        if (_closeAfterFlush)
+        if (Queued == 0 && _closeAfterFlush)
         {
             Linger();
             return;
         }
         _loop.Modify(_reg, Interest);
-        if (_outputHeld && Queued < LowWater)
+        if (_outputHeld && !_out.Backlogged)
         {
             _outputHeld = false;
             if (!_sessionDone) _session?.OnOutputHeld(false);
@@ -404,7 +348,7 @@ sealed partial class StreamConnection : IEventHandler, ITimerHandler, IDisposabl
         _loop.Timers.Cancel(_timer);
         _loop.Remove(_reg);
         _fd.Dispose();
-        _out = null;
+        _out.Dispose();
         _whole = null;
         _server.Closed(this);
     }

@@ -10,9 +10,10 @@ public enum QueueChange { None, Backlogged, Relieved, Overflow, Failed }
 
 /// <summary>
 /// The one write-and-queue of podmon's non-blocking fds (RPC answers, attach clients, container
-/// stdin): a write goes straight to the fd while nothing waits, and what the fd does not take is
-/// queued, in order, for <see cref="Flush"/> on EPOLLOUT. In <see cref="OutboundMode.Packets"/> a
-/// record is sent whole or queued whole (a record boundary is never lost). The queue is one
+/// stdin, WebSocket clients, forwarded ports): a write goes straight to the fd while nothing waits, and what the fd does not take is
+/// queued, in order, for <see cref="Flush"/> on EPOLLOUT. A header and its payload go out as one
+/// gathered write. In <see cref="OutboundMode.Packets"/> a record is sent whole or queued whole (a
+/// record boundary is never lost). The queue is one
 /// contiguous buffer of its own (<see cref="BufferPool"/>'s rule for buffers that live at a peer's
 /// pace); an emptied buffer bigger than keepBytes is dropped, so a burst does not stay with the
 /// connection. The watermarks and
@@ -37,45 +38,52 @@ public sealed unsafe class OutboundBuffer(OutboundMode mode, QueuePolicy policy,
     public int Error { get; private set; }
 
     /// <summary>Writes <paramref name="data"/> (one record in packet mode), queueing what the fd does not take now.</summary>
-    public QueueChange Write(int fd, ReadOnlySpan<byte> data) => Write(fd, -1, data);
+    public QueueChange Write(int fd, ReadOnlySpan<byte> data) => Write(fd, ReadOnlySpan<byte>.Empty, data);
 
-    /// <summary>Packet mode: the record <paramref name="prefix"/> + <paramref name="data"/>, sent as two iovecs without a copy.</summary>
+    /// <summary>Packet mode: the record <paramref name="prefix"/> (one byte) + <paramref name="data"/>.</summary>
     public QueueChange Write(int fd, int prefix, ReadOnlySpan<byte> data)
     {
-        if (Pending > 0) return Append(prefix, data);
-        if (Mode == OutboundMode.Packets)
+        byte head = (byte)prefix;
+        return Write(fd, new ReadOnlySpan<byte>(in head), data);
+    }
+
+    /// <summary>
+    /// <paramref name="head"/> + <paramref name="data"/> as one unit (a record in packet mode, a
+    /// frame header and its payload on a stream), gathered from both spans in one call: nothing
+    /// is copied unless the fd does not take it all, and then only what is left is queued.
+    /// </summary>
+    public QueueChange Write(int fd, ReadOnlySpan<byte> head, ReadOnlySpan<byte> data)
+    {
+        if (Pending > 0) return Append(head, data);
+        int total = head.Length + data.Length, done = 0;
+        while (done < total)
         {
-            if (SendRecord(fd, prefix, data) >= 0) return QueueChange.None;
-            int e = Errno.Last;
-            return e is Errno.EAGAIN or Errno.EINTR ? Append(prefix, data) : Fail(e);
-        }
-        int done = 0;
-        fixed (byte* p = data)
-        {
-            while (done < data.Length)
+            nint n = done < head.Length ? Gather(fd, head[done..], data) : WriteBytes(fd, data[(done - head.Length)..]);
+            if (n >= 0)
             {
-                nint n = WriteBytes(fd, p + done, data.Length - done);
-                if (n >= 0) { done += (int)n; continue; }
-                int e = Errno.Last;
-                if (e == Errno.EINTR) continue;
-                if (e == Errno.EAGAIN) break;
-                return Fail(e);
+                done = Mode == OutboundMode.Packets ? total : done + (int)n; // a record goes whole
+                continue;
             }
+            int e = Errno.Last;
+            if (e == Errno.EINTR && Mode != OutboundMode.Packets) continue;
+            if (e is Errno.EAGAIN or Errno.EINTR) break;
+            return Fail(e);
         }
-        return done == data.Length ? QueueChange.None : Append(-1, data[done..]);
+        if (done == total) return QueueChange.None;
+        return done < head.Length ? Append(head[done..], data) : Append(default, data[(done - head.Length)..]);
     }
 
     /// <summary>Queues without writing (the owner flushes later, e.g. once per batch).</summary>
-    public QueueChange Append(ReadOnlySpan<byte> data) => Append(-1, data);
+    public QueueChange Append(ReadOnlySpan<byte> data) => Append(default, data);
 
-    QueueChange Append(int prefix, ReadOnlySpan<byte> data)
+    QueueChange Append(ReadOnlySpan<byte> head, ReadOnlySpan<byte> data)
     {
-        int length = data.Length + (prefix >= 0 ? 1 : 0);
+        int length = head.Length + data.Length;
         if (!Policy.Admits(Pending, length)) return QueueChange.Overflow;
         MakeRoom(length);
-        if (prefix >= 0) _buf[_end++] = (byte)prefix;
-        data.CopyTo(_buf.AsSpan(_end));
-        _end += data.Length;
+        head.CopyTo(_buf.AsSpan(_end));
+        data.CopyTo(_buf.AsSpan(_end + head.Length));
+        _end += length;
         if (Mode == OutboundMode.Packets) PushRecord(length);
         return Policy.Queued(Pending) ? QueueChange.Backlogged : QueueChange.None;
     }
@@ -120,16 +128,22 @@ public sealed unsafe class OutboundBuffer(OutboundMode mode, QueuePolicy policy,
     nint WriteBytes(int fd, byte* p, int length) =>
         Mode == OutboundMode.Pipe ? Libc.write(fd, p, (nuint)length) : Libc.send(fd, p, (nuint)length, SendFlags);
 
-    static nint SendRecord(int fd, int prefix, ReadOnlySpan<byte> data)
+    nint WriteBytes(int fd, ReadOnlySpan<byte> data)
     {
-        byte head = (byte)prefix;
+        fixed (byte* p = data) return WriteBytes(fd, p, data.Length);
+    }
+
+    /// <summary>Both spans in one writev (pipe) or sendmsg (sockets; for a record, the record).</summary>
+    nint Gather(int fd, ReadOnlySpan<byte> head, ReadOnlySpan<byte> data)
+    {
+        fixed (byte* h = head)
         fixed (byte* p = data)
         {
             var iov = stackalloc Libc.IoVec[2];
-            int count = 0;
-            if (prefix >= 0) iov[count++] = new Libc.IoVec { Base = &head, Length = 1 };
-            iov[count++] = new Libc.IoVec { Base = p, Length = (nuint)data.Length };
-            var msg = new Libc.MsgHdr { Iov = iov, IovLen = (nuint)count };
+            iov[0] = new Libc.IoVec { Base = h, Length = (nuint)head.Length };
+            iov[1] = new Libc.IoVec { Base = p, Length = (nuint)data.Length };
+            if (Mode == OutboundMode.Pipe) return Libc.writev(fd, iov, 2);
+            var msg = new Libc.MsgHdr { Iov = iov, IovLen = 2 };
             return Libc.sendmsg(fd, &msg, SendFlags);
         }
     }

@@ -113,6 +113,21 @@ public class StreamingTests(RuncFixture fx) : IClassFixture<RuncFixture>
     }
 
     [Fact]
+    public void MegabytesOfExecOutputArriveByteExact()
+    {
+        // Far more than the socket buffers and the connection's high water (256 KiB): the output is
+        // queued, the process held back through the output gate and released, and nothing is lost.
+        using var s = Server();
+        string id = fx.NewId("seq");
+        Run(s, id, ["sleep", "1000"]);
+        var r = WebSocket(Url(s, "serve-exec", "--id", id, "--stdout", "--", "seq", "1", "400000"), V5);
+        string expected = string.Concat(Enumerable.Range(1, 400000).Select(i => $"{i}\n"));
+        Assert.Equal(expected.Length, r.Channel(1).Length);
+        Assert.Equal(expected, r.Channel(1));
+        AssertSuccess(r);
+    }
+
+    [Fact]
     public void ResizeReachesTheExecTerminal()
     {
         using var s = Server();
