@@ -91,7 +91,8 @@ int pm_cgroup_procs_path(const char *controllers, const char *path, const char *
             if (rlen == 1 && root[0] == '/') rlen = 0;
             if (match && !strncmp(path, root, rlen) && (path[rlen] == '/' || path[rlen] == 0) &&
                 memchr(mnt, '\\', mlen) == NULL) { /* an escaped (octal) mount point: not worth decoding */
-                int n = snprintf(out, size, "%.*s%s/cgroup.procs", (int)mlen, mnt, path + rlen);
+                const char *rest = strcmp(path + rlen, "/") ? path + rlen : "";
+                int n = snprintf(out, size, "%.*s%s/cgroup.procs", (int)mlen, mnt, rest);
                 return n > 0 && (size_t)n < size ? 0 : -1;
             }
         }

@@ -167,10 +167,24 @@ static void wait_start_byte(int fd) {
    (sync 3, start 4, attach 5) stay open in the daemon. */
 static int g_go_fd = -1;
 
+/* GC settings for a monitor of one container, given to the runtime through its environment
+   (it reads DOTNET_* at start-up) and removed from the environment in Main (pm_conmon_await_go),
+   so runc, exit commands and containers never inherit them. One the caller set is left alone.
+   GCRegionRange (hex) 64 MiB instead of 256 GiB: the GC's bookkeeping is sized for the range
+   it reserves (a conmon-mode heap is a few hundred kB; the server keeps the default). */
+static const char *const conmon_gc_knobs[][2] = {{"DOTNET_GCRegionRange", "4000000"}};
+static int g_knob_set[sizeof conmon_gc_knobs / sizeof conmon_gc_knobs[0]];
+
+static void set_conmon_gc_knobs(void) {
+    for (size_t i = 0; i < sizeof conmon_gc_knobs / sizeof conmon_gc_knobs[0]; i++)
+        if (!getenv(conmon_gc_knobs[i][0])) g_knob_set[i] = setenv(conmon_gc_knobs[i][0], conmon_gc_knobs[i][1], 0) == 0;
+}
+
 static void conmon_daemonize(int argc, char **argv) {
     const char *s = getenv("_OCI_STARTPIPE");
     int keep_stdio = has_passthrough_log(argc, argv);
     int start_fd = s && *s ? atoi(s) : -1;
+    set_conmon_gc_knobs(); /* before the fork: the daemon's runtime reads them */
     const char *early = getenv("PODMON_EARLY_START");
     if (start_fd < 0 || (early && is_falsy(early))) {
         if (start_fd >= 0) wait_start_byte(start_fd);
@@ -204,6 +218,8 @@ static void conmon_daemonize(int argc, char **argv) {
 }
 
 int pm_conmon_await_go(void) {
+    for (size_t i = 0; i < sizeof conmon_gc_knobs / sizeof conmon_gc_knobs[0]; i++)
+        if (g_knob_set[i]) unsetenv(conmon_gc_knobs[i][0]);
     if (g_go_fd < 0) return 0;
     char b = 0;
     ssize_t n;

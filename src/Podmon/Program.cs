@@ -17,6 +17,7 @@ public static class Program
         if (EarlyNative.StartupMode() == ConmonMode)
         {
             // Started before the engine's cgroup move: nothing the monitor does may happen outside it.
+            // Also takes conmon mode's GC settings out of the environment the runtime and exit commands inherit.
             EarlyNative.ConmonAwaitGo();
             return ConmonCli.ConmonMonitor.Run(args, readyFd);
         }
