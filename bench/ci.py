@@ -23,8 +23,8 @@ Measures, on real runc containers (busybox, cgroupfs, CRI-O style launches):
 Writes .build/bench/ci.json, ci.md (the table) and ci.svg (memory vs container count, CPU per
 200 MiB); bench/report.py regenerates the README table from the JSON. Memory is gated (medians):
 idle server VmRSS <= 1024 kB, conmon-mode monitor VmRSS <= 1024 kB, server + watchdog Pss with
-50 containers <= 1536 kB, memcg charge per conmon-mode monitor with 10 monitors <= 300 kB
-(measured: ~200 kB, conmon ~310 kB); each gate prints "PASS bench_gate_..." or "FAIL bench_gate_..."
+50 containers <= 1536 kB, memcg charge per conmon-mode monitor with 10 monitors <= 320 kB
+(measured 209-276 kB, conmon 264-396 kB); each gate prints "PASS bench_gate_..." or "FAIL bench_gate_..."
 (tests/run.sh counts them). Times and CPU are reported, never gated. Exit 1 only if the bench
 itself broke.
 usage: bench/ci.py [--rounds 3] [--counts 1,10,50] [--runs 15] [--log-runs 3] [--log-mb 200] [--out DIR]
@@ -52,7 +52,7 @@ GATES = [             # (name, what, limit kB)
     ("idle_server_vmrss", "idle server VmRSS", 1024),
     ("conmon_mode_monitor_vmrss", "conmon-mode monitor VmRSS (1 container)", 1024),
     ("server_watchdog_pss_50", "server + watchdog Pss, 50 containers", 1536),
-    ("conmon_mode_memcg_10", "memcg charge per conmon-mode monitor, 10 monitors", 300),
+    ("conmon_mode_memcg_10", "memcg charge per conmon-mode monitor, 10 monitors", 320),
 ]
 
 bl.WORK = tempfile.mkdtemp(prefix="podmon-bench-ci-")
@@ -233,6 +233,17 @@ def launch_charged(argv, cg):
                          stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL)
     os.close(w)
     os.close(sr)
+    # podman moves the launcher after its own cgroup set-up (ms); moving it the instant it has
+    # exec'd would race its start-up. Move it once it blocks reading the start pipe.
+    want = f"0 {hex(sr)} "
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if open(f"/proc/{p.pid}/syscall").read().startswith(want):
+                break
+        except OSError:
+            break
+        time.sleep(0.0005)
     with open(cg + "/cgroup.procs", "w") as f:
         f.write(str(p.pid))
     os.write(sw, b"0")
