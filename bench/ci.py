@@ -5,6 +5,10 @@ Measures, on real runc containers (busybox, cgroupfs, CRI-O style launches):
 1. idle memory, no activity for 2.5 s: the server with no container; a monitor with one `sleep`
    container, podmon in conmon mode and conmon. VmRSS, Pss, Pss_Anon (kB).
 2. N = 1, 10, 50 running containers: podmon server + pod watchdog vs the sum over N conmons.
+   memcg: N idle conmon-mode monitors (podmon / conmon) launched the way podman and CRI-O do
+   it (start pipe; the launcher moved into a fresh memory cgroup before the start byte); the
+   cgroup's charge per monitor (usage, of which anonymous and kernel memory), what limits, OOM
+   decisions and node accounting see.
 3. launch -> socket ready: exec of a foreground server -> conmon.sock created (inotify), and
    the daemon launcher's exec -> exit (it exits once the server listens).
 4. create: bare `runc create` vs podmon createContainer (raw frames, fresh connection), podmon in
@@ -19,7 +23,8 @@ Measures, on real runc containers (busybox, cgroupfs, CRI-O style launches):
 Writes .build/bench/ci.json, ci.md (the table) and ci.svg (memory vs container count, CPU per
 200 MiB); bench/report.py regenerates the README table from the JSON. Memory is gated (medians):
 idle server VmRSS <= 1024 kB, conmon-mode monitor VmRSS <= 1024 kB, server + watchdog Pss with
-50 containers <= 1536 kB; each gate prints "PASS bench_gate_..." or "FAIL bench_gate_..."
+50 containers <= 1536 kB, memcg charge per conmon-mode monitor with 10 monitors <= 320 kB
+(measured 209-276 kB, conmon 264-396 kB); each gate prints "PASS bench_gate_..." or "FAIL bench_gate_..."
 (tests/run.sh counts them). Times and CPU are reported, never gated. Exit 1 only if the bench
 itself broke.
 usage: bench/ci.py [--rounds 3] [--counts 1,10,50] [--runs 15] [--log-runs 3] [--log-mb 200] [--out DIR]
@@ -47,6 +52,7 @@ GATES = [             # (name, what, limit kB)
     ("idle_server_vmrss", "idle server VmRSS", 1024),
     ("conmon_mode_monitor_vmrss", "conmon-mode monitor VmRSS (1 container)", 1024),
     ("server_watchdog_pss_50", "server + watchdog Pss, 50 containers", 1536),
+    ("conmon_mode_memcg_10", "memcg charge per conmon-mode monitor, 10 monitors", 320),
 ]
 
 bl.WORK = tempfile.mkdtemp(prefix="podmon-bench-ci-")
@@ -197,6 +203,88 @@ def scale_conmon(n, rnd):
         return [mem_fields(bl.mem(p)) for p in pids]
     finally:
         kill_monitored(ids, pids)
+
+
+# ---------------------------------------------------------------- 2b. memcg charge
+
+def memcg_new(name):
+    """A fresh memory cgroup (v1 memory hierarchy, else v2), standing for libpod_parent/conmon."""
+    v1 = "/sys/fs/cgroup/memory"
+    d = f"{v1 if os.path.exists(v1 + '/memory.usage_in_bytes') else '/sys/fs/cgroup'}/podmon-bench-{name}"
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+def memcg_read(d):
+    """usage, anonymous and kernel memory charged to cgroup d (bytes)."""
+    st = dict(l.split() for l in open(d + "/memory.stat"))
+    if os.path.exists(d + "/memory.usage_in_bytes"):
+        kmem = d + "/memory.kmem.usage_in_bytes"
+        return {"usage": int(open(d + "/memory.usage_in_bytes").read()), "anon": int(st["rss"]),
+                "kernel": int(open(kmem).read()) if os.path.exists(kmem) else 0}
+    return {"usage": int(open(d + "/memory.current").read()), "anon": int(st["anon"]), "kernel": int(st.get("kernel", 0))}
+
+
+def launch_charged(argv, cg):
+    """Like podman: start pipe, the launcher moved into cg, then the start byte; returns the sync pipe's pid."""
+    r, w = os.pipe()
+    sr, sw = os.pipe()
+    p = subprocess.Popen(argv, env=dict(os.environ, _OCI_SYNCPIPE=str(w), _OCI_STARTPIPE=str(sr)), pass_fds=(w, sr),
+                         stdin=DEVNULL, stdout=DEVNULL, stderr=DEVNULL)
+    os.close(w)
+    os.close(sr)
+    # podman moves the launcher after its own cgroup set-up (ms); moving it the instant it has
+    # exec'd would race its start-up. Move it once it blocks reading the start pipe.
+    want = f"0 {hex(sr)} "
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if open(f"/proc/{p.pid}/syscall").read().startswith(want):
+                break
+        except OSError:
+            break
+        time.sleep(0.0005)
+    with open(cg + "/cgroup.procs", "w") as f:
+        f.write(str(p.pid))
+    os.write(sw, b"0")
+    buf = b""
+    while b"\n" not in buf:
+        chunk = os.read(r, 4096)
+        if not chunk:
+            break
+        buf += chunk
+    os.close(r)
+    os.close(sw)
+    p.wait()
+    if not buf.startswith(b'{"data": ') or json.loads(buf.splitlines()[0])["data"] <= 0:
+        raise RuntimeError(f"{argv[0]}: sync pipe said {buf!r}")
+
+
+def scale_memcg(binary, kind, n, rnd):
+    """memcg charge per idle monitor (kB) with n monitors in one fresh cgroup."""
+    cg = memcg_new(f"{TAG}-{kind}{n}-{rnd}")
+    ids = [f"{TAG}-m{kind}{n}-{rnd}-{i}" for i in range(n)]
+    pids = []
+    try:
+        before = memcg_read(cg)
+        for cid in ids:
+            b = bl.bundle(cid, ["sleep", "3600"])
+            CREATED.add(cid)
+            launch_charged(monitor_argv(binary, cid, b, ("-l", "k8s-file:" + os.path.join(LOGS, cid + ".log"))), cg)
+            pids.append(int(open(b + "/conmon.pid").read()))
+            runc("start", cid)
+        time.sleep(SETTLE)
+        after = memcg_read(cg)
+        return {k: (after[k] - before[k]) / 1024 / n for k in after}
+    finally:
+        kill_monitored(ids, pids)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.rmdir(cg)
+                break
+            except OSError:
+                time.sleep(0.05)
 
 
 # ---------------------------------------------------------------- 3. launch
@@ -428,6 +516,7 @@ def main():
         },
         "idle": {"server": [], "conmon_mode": [], "conmon": []},
         "scale": {str(n): {"podmon": [], "conmon": []} for n in counts},
+        "memcg": {str(n): {"conmon_mode": [], "conmon": []} for n in counts},
     }
 
     def idle():
@@ -442,8 +531,15 @@ def main():
                 data["scale"][str(n)]["podmon"].append(scale_podmon(n, r))
                 data["scale"][str(n)]["conmon"].append(scale_conmon(n, r))
 
+    def memcg():
+        for n in counts:
+            for r in range(a.rounds):
+                data["memcg"][str(n)]["conmon_mode"].append(scale_memcg(bl.PODMON, "p", n, r))
+                data["memcg"][str(n)]["conmon"].append(scale_memcg(bl.CONMON, "c", n, r))
+
     step("idle memory", idle)
     step("memory vs container count", scale)
+    step("memcg charge", memcg)
     data["launch"] = step("launch", launch_times)
     data["create"] = step("create", create_times)
     data["exec"] = step("exec-sync", exec_times)
@@ -459,7 +555,8 @@ def gates(data):
     s = report.summary(data)
     values = {"idle_server_vmrss": s["idle_server"]["VmRSS"],
               "conmon_mode_monitor_vmrss": s["idle_conmon_mode"]["VmRSS"],
-              "server_watchdog_pss_50": s["scale"].get("50", {}).get("podmon_pss")}
+              "server_watchdog_pss_50": s["scale"].get("50", {}).get("podmon_pss"),
+              "conmon_mode_memcg_10": s["memcg"].get("10", {}).get("conmon_mode_usage")}
     return [{"name": name, "what": what, "limit_kb": limit, "value_kb": values[name],
              "ok": values[name] is not None and values[name] <= limit} for name, what, limit in GATES]
 

@@ -48,6 +48,10 @@ def summary(data):
         cr = [sum(m["VmRSS"] for m in x) for x in r["conmon"]]
         s["scale"][n] = {"podmon_pss": med(pm), "conmon_pss": med(cm), "podmon_rss": med(pr), "conmon_rss": med(cr),
                          "podmon_pss_all": pm, "conmon_pss_all": cm, "podmon_rss_all": pr, "conmon_rss_all": cr}
+    s["memcg"] = {}
+    for n, r in data.get("memcg", {}).items():
+        s["memcg"][n] = {f"{kind}_{k}": med([x[k] for x in r[kind]]) for kind in ("conmon_mode", "conmon")
+                         for k in ("usage", "anon", "kernel") if r[kind]}
     return s
 
 
@@ -92,6 +96,13 @@ def table(data):
     for n, v in s["scale"].items():
         row(f"Pss, {n} running container{'s' if n != '1' else ''} (server + watchdog / Σ conmon)",
             kb(v["podmon_pss_all"]), kb(v["conmon_pss_all"]), ratio(v["podmon_pss"], v["conmon_pss"]), PEER["pss"].get(n, "—"))
+    for n, r in data.get("memcg", {}).items():
+        if not r["conmon_mode"] or not r["conmon"]:
+            continue
+        v = s["memcg"][n]
+        cell = lambda kind: f"{kb([x['usage'] for x in r[kind]])} (anon {v[kind + '_anon']:.0f}, kernel {v[kind + '_kernel']:.0f})"
+        row(f"memcg charge per idle monitor, {n} monitor{'s' if n != '1' else ''} (conmon mode)", cell("conmon_mode"),
+            cell("conmon"), ratio(v["conmon_mode_usage"], v["conmon_usage"]))
     if "50" in s["scale"]:
         v = s["scale"]["50"]
         row("VmRSS, 50 running containers", kb(v["podmon_rss_all"]), kb(v["conmon_rss_all"]),

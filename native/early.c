@@ -121,6 +121,18 @@ static int has_passthrough_log(int argc, char **argv) {
     return 0;
 }
 
+/* The daemon's side of a fork: a session leader with stdio on /dev/null unless keep_stdio. */
+static int daemon_setup(int ready_w, int keep_stdio) {
+    setsid();
+    if (keep_stdio) return ready_w;
+    int nul = open("/dev/null", O_RDWR);
+    if (nul >= 0) {
+        dup2(nul, 0); dup2(nul, 1); dup2(nul, 2);
+        if (nul > 2) close(nul);
+    }
+    return ready_w;
+}
+
 /* Forks; the launcher (parent) waits for the daemon's word and exits (launcher_wait never
    returns). The daemon gets the CLOEXEC write end of that pipe, is a session leader and has
    its stdio on /dev/null, unless keep_stdio (passthrough: the monitor hands it to the runtime
@@ -132,27 +144,90 @@ static int fork_daemon(int keep_stdio) {
     if (pid < 0) { perror("podmon: fork"); _exit(1); }
     if (pid > 0) { close(p[1]); launcher_wait(p[0], pid); }
     close(p[0]);
-    setsid();
-    if (keep_stdio) return p[1];
-    int nul = open("/dev/null", O_RDWR);
-    if (nul >= 0) {
-        dup2(nul, 0); dup2(nul, 1); dup2(nul, 2);
-        if (nul > 2) close(nul);
-    }
-    return p[1];
+    return daemon_setup(p[1], keep_stdio);
 }
 
-/* conmon mode: block on the start byte (podman moves this process into its cgroup meanwhile),
-   then fork; the launcher exits when the daemon reports "ready" (or prints its error). The
-   inherited fds (sync 3, start 4, attach 5) stay open. */
+/* The start byte (_OCI_STARTPIPE): the engine writes it once it has moved the launcher into the
+   monitors' cgroup. */
+static void wait_start_byte(int fd) {
+    char b;
+    while (read(fd, &b, 1) < 0 && errno == EINTR) {}
+}
+
+/* conmon mode. With a start pipe, the daemon is forked at once and starts the .NET runtime while
+   the launcher waits for the start byte (the engine moves the launcher into its cgroup meanwhile);
+   the launcher then moves the daemon into every cgroup it is in itself and writes "go", which
+   pm_conmon_await_go (first thing in Main) waits for. Like conmon, whose start-up pages are
+   touched before the move: the runtime's start-up memory stays charged to the engine's cgroup,
+   not to the monitors'; everything the monitor does from Main on is charged to the monitors'
+   cgroup. If the move fails, that daemon exits without having done anything and the launcher
+   falls back to forking a daemon after the start byte (the runtime then starts inside the
+   cgroup). Without a start pipe nothing moves the launcher: fork at once, no go needed.
+   The launcher exits when the daemon reports "ready" (or prints its error). The inherited fds
+   (sync 3, start 4, attach 5) stay open in the daemon. */
+static int g_go_fd = -1;
+
+/* GC settings for a monitor of one container, given to the runtime through its environment
+   (it reads DOTNET_* at start-up) and removed from the environment in Main (pm_conmon_await_go),
+   so runc, exit commands and containers never inherit them. One the caller set is left alone.
+   GCRegionRange (hex) 64 MiB instead of 256 GiB: the GC's bookkeeping is sized for the range
+   it reserves (a conmon-mode heap is a few hundred kB; the server keeps the default). */
+static const char *const conmon_gc_knobs[][2] = {{"DOTNET_GCRegionRange", "4000000"}};
+static int g_knob_set[sizeof conmon_gc_knobs / sizeof conmon_gc_knobs[0]];
+
+static void set_conmon_gc_knobs(void) {
+    for (size_t i = 0; i < sizeof conmon_gc_knobs / sizeof conmon_gc_knobs[0]; i++)
+        if (!getenv(conmon_gc_knobs[i][0])) g_knob_set[i] = setenv(conmon_gc_knobs[i][0], conmon_gc_knobs[i][1], 0) == 0;
+}
+
 static void conmon_daemonize(int argc, char **argv) {
     const char *s = getenv("_OCI_STARTPIPE");
-    if (s && *s) {
-        int fd = atoi(s);
-        char b;
-        while (read(fd, &b, 1) < 0 && errno == EINTR) {}
+    int keep_stdio = has_passthrough_log(argc, argv);
+    int start_fd = s && *s ? atoi(s) : -1;
+    set_conmon_gc_knobs(); /* before the fork: the daemon's runtime reads them */
+    const char *early = getenv("PODMON_EARLY_START");
+    if (start_fd < 0 || (early && is_falsy(early))) {
+        if (start_fd >= 0) wait_start_byte(start_fd);
+        g_ready_fd = fork_daemon(keep_stdio);
+        return;
     }
-    g_ready_fd = fork_daemon(has_passthrough_log(argc, argv));
+    int go[2], p[2];
+    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(p, O_CLOEXEC) < 0) { perror("podmon: pipe2"); _exit(1); }
+    pid_t pid = fork();
+    if (pid < 0) { perror("podmon: fork"); _exit(1); }
+    if (pid == 0) {
+        close(go[1]);
+        close(p[0]);
+        g_go_fd = go[0];
+        g_ready_fd = daemon_setup(p[1], keep_stdio);
+        return;
+    }
+    close(go[0]);
+    close(p[1]);
+    wait_start_byte(start_fd);
+    char err[512];
+    if (pm_cgroup_join(pid, err, sizeof err) == 0 && write(go[1], "g", 1) == 1) launcher_wait(p[0], pid);
+    /* The daemon has done nothing yet but start the runtime: it exits on EOF instead of "go". */
+    char msg[640];
+    int m = snprintf(msg, sizeof msg, "podmon: warning: early start: %s; starting the monitor after the start byte\n", err);
+    (void)!write(2, msg, (size_t)m);
+    close(go[1]);
+    close(p[0]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    g_ready_fd = fork_daemon(keep_stdio);
+}
+
+int pm_conmon_await_go(void) {
+    for (size_t i = 0; i < sizeof conmon_gc_knobs / sizeof conmon_gc_knobs[0]; i++)
+        if (g_knob_set[i]) unsetenv(conmon_gc_knobs[i][0]);
+    if (g_go_fd < 0) return 0;
+    char b = 0;
+    ssize_t n;
+    while ((n = read(g_go_fd, &b, 1)) < 0 && errno == EINTR) {}
+    close(g_go_fd);
+    g_go_fd = -1;
+    if (n != 1 || b != 'g') _exit(0);
+    return 1;
 }
 
 /* Index of the `pause` subcommand (global flags may come before it), 0 if none or with --help. */

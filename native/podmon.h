@@ -10,6 +10,15 @@ enum { PM_MODE_OTHER = 0, PM_MODE_SERVER_FOREGROUND = 1, PM_MODE_SERVER_DAEMON =
 int pm_classify_args(int argc, char **argv, char **envp);
 int pm_startup_mode(void);
 int pm_ready_fd(void);
+/* conmon mode's early-started daemon: waits for the launcher's "go" (returns 1) or exits; 0 when
+   this process was not started early. */
+int pm_conmon_await_go(void);
+
+/* Moves `pid` into every cgroup the caller is in (cgroupjoin.c); 0, or -1 with a reason in err. */
+int pm_cgroup_join(int pid, char *err, size_t errlen);
+/* The cgroup.procs file of hierarchy `controllers` ("memory", "cpu,cpuacct", "name=systemd"; "" for
+   v2) at cgroup `path`, from a mountinfo text; -1 if no mount fits. */
+int pm_cgroup_procs_path(const char *controllers, const char *path, const char *mountinfo, char *out, size_t size);
 void pm_fill_blocked_sigset(sigset_t *set);
 
 /* One fd of the child: child_fd receives parent_fd (-1: /dev/null). */

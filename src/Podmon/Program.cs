@@ -14,7 +14,13 @@ public static class Program
         // --skip-fork, forked: this is then the daemon and readyFd reaches the waiting launcher.
         int readyFd = EarlyNative.ReadyFd();
         // conmon mode (native/early.c decided, see README "Modes"): the C conmon's contract.
-        if (EarlyNative.StartupMode() == ConmonMode) return ConmonCli.ConmonMonitor.Run(args, readyFd);
+        if (EarlyNative.StartupMode() == ConmonMode)
+        {
+            // Started before the engine's cgroup move: nothing the monitor does may happen outside it.
+            // Also takes conmon mode's GC settings out of the environment the runtime and exit commands inherit.
+            EarlyNative.ConmonAwaitGo();
+            return ConmonCli.ConmonMonitor.Run(args, readyFd);
+        }
         // podman's probe: stdout must start with "conmon version X.Y.Z" (≥ 2.0.1), status 0.
         if (args is ["--version"])
         {

@@ -67,4 +67,8 @@ public static partial class EarlyNative
 
     [LibraryImport(Lib, EntryPoint = "pm_ready_fd")]
     public static partial int ReadyFd();
+
+    /// <summary>conmon mode, started before the cgroup move: blocks until the launcher has moved this process into the engine's cgroup (native/early.c); exits if it could not.</summary>
+    [LibraryImport(Lib, EntryPoint = "pm_conmon_await_go")]
+    public static partial int ConmonAwaitGo();
 }
