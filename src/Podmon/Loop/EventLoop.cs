@@ -82,13 +82,15 @@ public sealed unsafe class EventLoop : IDisposable
                 return;
             }
             loop._epollReady = true;
+            loop._pollCompletions++;
             if ((flags & Libc.IORING_CQE_F_MORE) == 0 && loop.Ring is not null) Arm();
         }
     }
 
     bool _epollReady;
+    int _pollCompletions; // the epoll poll's own, not counted as work done
 
-    void FailRing(string why)
+    internal void FailRing(string why)
     {
         if (Ring is null) return;
         Diagnostics.Log.Warn($"io_uring failed ({why}): the loop continues on epoll");
@@ -236,6 +238,7 @@ public sealed unsafe class EventLoop : IDisposable
         }
         else failed = ring.Enter(block ? 1u : 0u, block ? timeout : 0);
         int n = 0;
+        _pollCompletions = 0;
         try { n = ring.Dispatch(); }
         catch (SyscallException e) when (Ring is not null)
         {
@@ -243,6 +246,7 @@ public sealed unsafe class EventLoop : IDisposable
             FailRing(e.Message);
         }
         if (failed != 0) FailRing($"io_uring_enter: {Errno.Describe(failed)}");
+        n -= _pollCompletions;
         if (!_epollReady || Ring is null) return n;
         int events = Libc.epoll_wait(_epoll.Value, _events, BatchSize, 0);
         if (events < 0 && Errno.Last != Errno.EINTR) throw new SyscallException("epoll_wait", Errno.Last);
