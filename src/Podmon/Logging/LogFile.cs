@@ -297,6 +297,13 @@ public sealed unsafe class LogFile : IDisposable
         _lost = 0;
     }
 
+    /// <summary>Writes what is staged and returns the fd for an fsync done elsewhere (<see cref="RingLogSync"/>).</summary>
+    internal int FlushForSync()
+    {
+        Flush();
+        return _fd.Value;
+    }
+
     public void Sync()
     {
         Flush();

@@ -151,4 +151,29 @@ public sealed unsafe class IoUringTests : IDisposable
         RunUntil(() => !idle.IsOpen);
         Assert.Equal("late"u8.ToArray(), idleSink.Data.ToArray());
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ExitSyncOfTheLogsRunsOnTheRingAndFinishesOnceEvenIfTheRingFails(bool failRing)
+    {
+        string dir = Directory.CreateTempSubdirectory("podmon-ringsync-").FullName;
+        try
+        {
+            using ContainerLog log = ContainerLog.Open(
+                [new LogDriverConfig(LogDriverType.ContainerRuntimeInterface, Path.Combine(dir, "a.log")),
+                 new LogDriverConfig(LogDriverType.Json, Path.Combine(dir, "b.json"))], "c1", "/nonexistent");
+            log.Write(Pipe.Stdout, "line\n"u8, LogTime.Now());
+            int done = 0;
+            log.Sync(_loop, () => done++);
+            Assert.Equal(0, done); // the fsyncs are on the ring; the loop is free meanwhile
+            if (failRing) _loop.FailRing("test");
+            RunUntil(() => done > 0);
+            for (int i = 0; i < 3; i++) _loop.RunOnce(5);
+            Assert.Equal(1, done);
+            Assert.EndsWith(" stdout F line\n", File.ReadAllText(Path.Combine(dir, "a.log")));
+            Assert.Contains("\"message\":\"line\"", File.ReadAllText(Path.Combine(dir, "b.json")));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
 }
