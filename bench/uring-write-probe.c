@@ -38,6 +38,6 @@ int main(int argc,char**argv){
   f=open("/var/tmp/uw2",O_WRONLY|O_CREAT|O_TRUNC|O_APPEND,0600);
   c0=cpu(); t0=now(); for(int i=0;i<N;i++){ sub(IORING_OP_WRITE,f,big,65536,i); syscall(SYS_io_uring_enter,fd,1,1,IORING_ENTER_GETEVENTS,0,0); reap(); } c1=cpu(); t1=now(); close(f);
   printf("io_uring WRITE (submit+wait): cpu %.3f s wall %.3f s\n", c1-c0, t1-t0);
-  char path[80]; sprintf(path,"grep -c . /proc/%d/task/*/comm | wc -l; cat /proc/%d/task/*/comm | tr '\\n' ' '; echo",getpid(),getpid()); system(path);
+  fflush(stdout); char path[200]; snprintf(path, sizeof path, "printf \"threads: \"; cat /proc/%d/task/*/comm | tr \"\\\\n\" \" \"; echo", getpid()); system(path);
   unlink("/var/tmp/uw1"); unlink("/var/tmp/uw2"); }
   return 0; }
