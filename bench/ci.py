@@ -427,7 +427,11 @@ NBYTES = a.log_mb * 1024 * 1024
 PATTERNS = {
     "nolf": "dd if=/dev/zero bs=65536 count=%d 2>/dev/null | tr '\\0' x" % (NBYTES // 65536),
     "lines100": "yes %s | head -c %d" % ("x" * 99, NBYTES),
+    # a writer as fast as they come (1 MiB writes of zeros): the monitor is the bottleneck
+    "fast": "dd if=/dev/zero bs=1048576 count=%d 2>/dev/null" % (NBYTES // 1048576),
 }
+# conmon-mode monitors on each IO path (PODMON_IO), the server on the default one
+IO_PATHS = ("epoll", "io_uring")
 
 
 def log_server(pattern, i):
@@ -448,20 +452,28 @@ def log_server(pattern, i):
         cleanup(cid)
 
 
-def log_monitor(binary, kind, pattern, i):
+def log_monitor(binary, kind, pattern, i, io=None):
+    """(CPU, seconds from `runc start` to the exit file) of one conmon-style monitor; the CPU is the
+    rusage of the reaped monitor, every thread of it (io_uring's kernel workers are its threads)."""
     cid = f"{TAG}-l{kind}-{pattern}-{i}"
+    env = os.environ.get("PODMON_IO")
     try:
+        if io:
+            os.environ["PODMON_IO"] = io
         w = ExitWatch(EXITS)
         _, mpid = launch_monitor(binary, cid, ["sh", "-c", PATTERNS[pattern]])
+        t0 = time.perf_counter()
         runc("start", cid)
-        w.wait(cid)
+        wall = w.wait(cid) - t0
         w.close()
-        os.waitid(os.P_PID, mpid, os.WEXITED | os.WNOWAIT)   # a zombie still shows its whole CPU
-        cpu = int(open(f"/proc/{mpid}/schedstat").read().split()[0]) / 1e9
-        os.waitpid(mpid, 0)
+        _, _, ru = os.wait4(mpid, 0)
         check_log(cid)
-        return cpu
+        return ru.ru_utime + ru.ru_stime, wall
     finally:
+        if env is None:
+            os.environ.pop("PODMON_IO", None)
+        else:
+            os.environ["PODMON_IO"] = env
         cleanup(cid)
         reap()
 
@@ -474,13 +486,22 @@ def check_log(cid):
 
 
 def log_cpu():
+    """Per pattern: CPU lists per monitor kind, and "wall" (runc start -> exit file) per conmon-style kind."""
     res = {}
     for pattern in PATTERNS:
-        r = {"podmon": [], "podmon_conmon_mode": [], "conmon": []}
+        r = {"podmon": [], "podmon_conmon_mode": [], "podmon_conmon_mode_io_uring": [], "conmon": []}
+        wall = {k: [] for k in r if k != "podmon"}
         for i in range(a.log_runs):
             r["podmon"].append(log_server(pattern, i))
-            r["podmon_conmon_mode"].append(log_monitor(bl.PODMON, "p", pattern, i))
-            r["conmon"].append(log_monitor(bl.CONMON, "c", pattern, i))
+            for io in IO_PATHS:
+                k = "podmon_conmon_mode" + ("" if io == "epoll" else "_" + io)
+                c, t = log_monitor(bl.PODMON, "p" + io[0], pattern, i, io)
+                r[k].append(c)
+                wall[k].append(t)
+            c, t = log_monitor(bl.CONMON, "c", pattern, i)
+            r["conmon"].append(c)
+            wall["conmon"].append(t)
+        r["wall"] = wall
         res[pattern] = r
     return res
 

@@ -21,7 +21,8 @@ shared rootfs, cgroup parent /podmon-bench/<id>, cgroupfs), a k8s-file/CRI log a
 3. execSync overhead over bare `runc exec`, on one running podmon container, interleaved:
    `runc --root R exec ID true` vs a raw execSyncContainer(["true"]) (fresh connection) and
    `conmon-rpc exec-sync --id ID -- true` minus the `conmon-rpc version` median.
-4. log throughput, a container writing 200 MiB to stdout (nolf: dd|tr, no newline;
+4. log throughput, a container writing 200 MiB to stdout, podmon on both IO paths (PODMON_IO=epoll, io_uring)
+   next to conmon (nolf: dd|tr, no newline; fast: dd bs=1M of zeros, as fast as a writer goes;
    lines100: 100-byte lines from yes|head). podmon: a fresh server per run, raw create with
    a CRI log, `runc start`, inotify on the exit file; server CPU = utime+stime (/proc/PID/stat,
    10 ms ticks) and the ns sum of /proc/PID/task/*/schedstat, before create and after the exit
@@ -51,6 +52,7 @@ ap.add_argument("--runs", type=int, default=40, help="create / exec iterations (
 ap.add_argument("--log-runs", type=int, default=5)
 ap.add_argument("--log-mb", type=int, default=200)
 ap.add_argument("--only", default="mem,create,exec,log")
+ap.add_argument("--patterns", default="nolf,lines100,fast", help="log patterns to run")
 ap.add_argument("--strace", action="store_true", help="one extra strace -c run of podmon per log pattern")
 a = ap.parse_args()
 ONLY = set(a.only.split(","))
@@ -447,12 +449,14 @@ NBYTES = a.log_mb * 1024 * 1024
 PATTERNS = {
     "nolf": "dd if=/dev/zero bs=65536 count=%d 2>/dev/null | tr '\\0' x" % (NBYTES // 65536),
     "lines100": "yes %s | head -c %d" % ("x" * 99, NBYTES),
+    # as fast as a writer goes: 1 MiB writes of zeros, no newline (the monitor is the bottleneck)
+    "fast": "dd if=/dev/zero bs=1048576 count=%d 2>/dev/null" % (NBYTES // 1048576),
 }
 
 
 def expected_sha(pattern):
     h = hashlib.sha256()
-    unit = b"x" * 65536 if pattern == "nolf" else (b"x" * 99 + b"\n") * 655
+    unit = {"nolf": b"x" * 65536, "fast": bytes(65536)}.get(pattern, (b"x" * 99 + b"\n") * 655)
     left = NBYTES
     while left:
         c = unit[:left]
@@ -592,20 +596,48 @@ def log_floor(pattern):
     return ru.ru_utime + ru.ru_stime
 
 
+IO_PATHS = ("epoll", "io_uring")
+
+
+def with_io(io, fn, *args, **kw):
+    """Runs fn with PODMON_IO=io in the environment the podmon it starts inherits."""
+    old = os.environ.get("PODMON_IO")
+    os.environ["PODMON_IO"] = io
+    try:
+        return fn(*args, **kw)
+    finally:
+        if old is None:
+            os.environ.pop("PODMON_IO", None)
+        else:
+            os.environ["PODMON_IO"] = old
+
+
+def syscalls_per_mib(summary):
+    """Total calls in a `strace -c` summary, per MiB logged."""
+    for line in summary.splitlines():
+        f = line.split()
+        if f and f[-1] == "total":
+            return int(f[3]) / a.log_mb
+    return float("nan")
+
+
 def bench_log():
     res = {}
-    for pattern in PATTERNS:
-        pm, cm, fl = [], [], []
-        log_podmon(pattern, "warm")
+    for pattern in a.patterns.split(","):
+        pm = {io: [] for io in IO_PATHS}
+        cm, fl = [], []
+        for io in IO_PATHS:
+            with_io(io, log_podmon, pattern, "warm")
         for i in range(a.log_runs):
-            pm.append(log_podmon(pattern, i))
+            for io in IO_PATHS:
+                pm[io].append(with_io(io, log_podmon, pattern, i))
             cm.append(log_conmon(pattern, i))
             fl.append(log_floor(pattern))
-            print(f"   [{pattern} #{i}] podmon wall {pm[-1]['wall']:.2f}s cpu {pm[-1]['sched']:.3f}s {pm[-1]['text']} | "
-                  f"conmon wall {cm[-1]['wall']:.2f}s cpu {cm[-1]['sched']:.3f}s {cm[-1]['text']} (load {loadavg()})", flush=True)
+            print(f"   [{pattern} #{i}] " + " | ".join(f"podmon/{io} wall {pm[io][-1]['wall']:.2f}s cpu {pm[io][-1]['sched']:.3f}s {pm[io][-1]['text']}" for io in IO_PATHS) +
+                  f" | conmon wall {cm[-1]['wall']:.2f}s cpu {cm[-1]['sched']:.3f}s {cm[-1]['text']} (load {loadavg()})", flush=True)
         res[pattern] = (pm, cm, fl)
     out(f"4. log: container writes {a.log_mb} MiB to stdout, CRI/k8s-file log; median of {a.log_runs} interleaved runs [min-max]")
-    out(f"   {'pattern':<9} {'metric':<28} {'podmon':>24} {'conmon':>24} {'podmon/conmon':>14}")
+    out(f"   {'pattern':<9} {'metric':<28} {'podmon epoll':>22} {'podmon io_uring':>22} {'conmon':>22} {'epoll/conmon':>13} {'uring/conmon':>13}")
 
     def f(xs, fmt):
         return f"{fmt.format(statistics.median(xs))} [{fmt.format(min(xs))}-{fmt.format(max(xs))}]"
@@ -615,26 +647,36 @@ def bench_log():
                 ("wall create -> exit file (s)", "wall", "{:.2f}"), ("peak RSS, VmHWM (kB)", "hwm", "{:.0f}"),
                 ("log file (MiB)", "logsize", "{:.1f}")]
         for label, k, fmt in rows:
-            p = [r[k] / (2**20 if k == "logsize" else 1) for r in pm]
-            c = [r[k] / (2**20 if k == "logsize" else 1) for r in cm]
-            ratio = statistics.median(p) / statistics.median(c) if statistics.median(c) else float("nan")
-            out(f"   {pattern:<9} {label:<28} {f(p, fmt):>24} {f(c, fmt):>24} {ratio:>14.3f}")
-        out(f"   {pattern:<9} log check: podmon {sum(r['ok'] for r in pm)}/{len(pm)} byte-exact, e.g. {pm[0]['text']}")
+            scale = 2**20 if k == "logsize" else 1
+            c = [r[k] / scale for r in cm]
+            cols, ratios = [], []
+            for io in IO_PATHS:
+                p = [r[k] / scale for r in pm[io]]
+                cols.append(f"{f(p, fmt):>22}")
+                ratios.append(f"{statistics.median(p) / statistics.median(c) if statistics.median(c) else float('nan'):>13.3f}")
+            out(f"   {pattern:<9} {label:<28} {' '.join(cols)} {f(c, fmt):>22} {' '.join(ratios)}")
+        for io in IO_PATHS:
+            out(f"   {pattern:<9} log check: podmon/{io} {sum(r['ok'] for r in pm[io])}/{len(pm[io])} byte-exact, e.g. {pm[io][0]['text']}")
         out(f"   {pattern:<9}            conmon {sum(r['ok'] for r in cm)}/{len(cm)} byte-exact, e.g. {cm[0]['text']}")
-        out(f"   {pattern:<9} exit codes: podmon {sorted(set(r['exit'] for r in pm))}, conmon {sorted(set(r['exit'] for r in cm))}")
+        out(f"   {pattern:<9} exit codes: podmon {sorted(set(r['exit'] for io in IO_PATHS for r in pm[io]))}, conmon {sorted(set(r['exit'] for r in cm))}")
         fm = statistics.median(fl)
-        out(f"   {pattern:<9} floor: `cat` relaying the same writer to a file, CPU {f(fl, '{:.2f}')} s; "
-            f"monitor CPU above it: podmon {statistics.median(r['sched'] for r in pm) - fm:.2f} s, "
-            f"conmon {statistics.median(r['sched'] for r in cm) - fm:.2f} s")
-        ratio = statistics.median(r["sched"] for r in pm) / statistics.median(r["sched"] for r in cm)
-        out(f"   {pattern:<9} target: podmon CPU <= 1/3 of conmon's: ratio {ratio:.3f} -> {'MET' if ratio <= 1 / 3 else 'MISSED'}")
+        out(f"   {pattern:<9} floor: `cat` relaying the same writer to a file, CPU {f(fl, '{:.2f}')} s; monitor CPU above it: " +
+            ", ".join(f"podmon/{io} {statistics.median(r['sched'] for r in pm[io]) - fm:.2f} s" for io in IO_PATHS) +
+            f", conmon {statistics.median(r['sched'] for r in cm) - fm:.2f} s")
+        for io in IO_PATHS:
+            ratio = statistics.median(r["sched"] for r in pm[io]) / statistics.median(r["sched"] for r in cm)
+            wall = statistics.median(r["wall"] for r in cm) / statistics.median(r["wall"] for r in pm[io])
+            out(f"   {pattern:<9} podmon/{io}: CPU {ratio:.3f}x conmon's (target <= 0.2: {'MET' if ratio <= 0.2 else 'MISSED'}), "
+                f"throughput {wall:.2f}x conmon's (target >= 2: {'MET' if wall >= 2 else 'MISSED'})")
     out()
     if a.strace:
-        for pattern in PATTERNS:
-            s = log_podmon(pattern, "strace", strace=True)
-            out(f"   strace -c -p <each server thread> during one extra podmon {pattern} run (slowed by strace; not in the figures):")
-            for line in s.splitlines()[:14]:
-                out("     " + line)
+        for pattern in a.patterns.split(","):
+            for io in IO_PATHS:
+                s = with_io(io, log_podmon, pattern, "strace", strace=True)
+                out(f"   strace -c -p <each server thread>, podmon/{io}, one extra {pattern} run (slowed by strace; not in the figures): "
+                    f"{syscalls_per_mib(s):.1f} syscalls per MiB")
+                for line in s.splitlines()[:10]:
+                    out("     " + line)
         out()
 
 

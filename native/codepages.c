@@ -180,6 +180,11 @@ int pm_epoll_wait_releasing_code(int epfd, struct epoll_event *events, int maxev
     return result(raw_syscall6(SYS_epoll_pwait, epfd, (long)events, maxevents, timeout, 0, 8));
 }
 
+int pm_uring_enter_releasing_code(int fd, unsigned to_submit, unsigned min_complete, unsigned flags, void *arg, unsigned long argsz) {
+    release_code();
+    return result(raw_syscall6(SYS_io_uring_enter, fd, to_submit, min_complete, flags, (long)arg, (long)argsz));
+}
+
 int pm_poll_releasing_code(struct pollfd *fds, unsigned long nfds) {
     release_code();
     return result(raw_syscall6(SYS_ppoll, (long)fds, (long)nfds, 0, 0, 8, 0));

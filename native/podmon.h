@@ -59,6 +59,13 @@ struct pollfd;
 int pm_epoll_wait_releasing_code(int epfd, struct epoll_event *events, int maxevents, int timeout);
 /* poll without timeout, after the same release */
 int pm_poll_releasing_code(struct pollfd *fds, unsigned long nfds);
+/* io_uring_enter after the same release (codepages.c). */
+int pm_uring_enter_releasing_code(int fd, unsigned to_submit, unsigned min_complete, unsigned flags, void *arg, unsigned long argsz);
+
+/* io_uring's syscalls (uring.c). */
+int pm_uring_setup(unsigned entries, void *params);
+int pm_uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags, void *arg, unsigned long argsz);
+int pm_uring_register(int fd, unsigned opcode, void *arg, unsigned nr_args);
 
 /* The pod watchdog (watchdog.c): serves the socketpair end `sock`; returns the exit status. */
 int pm_watchdog_main(int sock);

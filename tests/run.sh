@@ -32,6 +32,15 @@ for proj in tests/*/*.Tests.csproj; do
         --results-directory "$results" || status=1
 done
 
+# The container, log, conmon-mode, loop and streaming tests again on the other IO path: the first
+# pass ran on the default (epoll, README "IO backends"), this one with PODMON_IO=io_uring, which the
+# in-process loops (tests' TestLoop) and every podmon the tests start read.
+echo "== Podmon.Tests on io_uring (PODMON_IO=io_uring)"
+PODMON_IO=io_uring dotnet test tests/Podmon.Tests/Podmon.Tests.csproj -c Release -nologo --no-build \
+    --filter "FullyQualifiedName~Podmon.Tests.Containers|FullyQualifiedName~Podmon.Tests.Logging|FullyQualifiedName~Podmon.Tests.Conmon|FullyQualifiedName~Podmon.Tests.Loop|FullyQualifiedName~Podmon.Tests.Streaming" \
+    --logger "trx;LogFileName=Podmon.Tests.io_uring.trx" --logger "console;verbosity=minimal" \
+    --results-directory "$results" || status=1
+
 # The Debian package end to end (tests/package.sh), then the CI bench (bench/ci.py: podmon next to
 # conmon, its memory gates): each prints "PASS name" / "FAIL name: why" lines, counted below with
 # the xunit results. The bench's times and CPU are reported, never gated.

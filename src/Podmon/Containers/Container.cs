@@ -97,18 +97,28 @@ public sealed class Container : IChildExitHandler, IOutputSink
     }
 
     /// <summary>
-    /// The container exited: drain what it wrote, make the logs durable, write OOM files, then the
-    /// exit files, tell attach clients, close everything, run the cleanup command.
+    /// The container exited: drain what it wrote, make the logs durable (on a ring loop without
+    /// stopping the loop: the rest waits for the fsyncs), write OOM files, then the exit files,
+    /// tell attach clients, close everything, run the cleanup command.
     /// </summary>
     public void OnChildExit(int pid, int exitCode)
     {
-        if (State == ContainerState.Exited) return;
-        try
+        if (State == ContainerState.Exited || _exiting) return;
+        _exiting = true;
+        try { Io.Drain(); }
+        catch (Exception e)
         {
-            Io.Drain();
-            if (_request.SyncLogOnExit) Log.Sync();
-            _oom?.CheckNow();
+            Diagnostics.Log.Error($"container {Id}: finishing its output: {ErrorText.Describe(e)}");
         }
+        if (_request.SyncLogOnExit) Log.Sync(_engine.Loop, () => Finish(pid, exitCode));
+        else Finish(pid, exitCode);
+    }
+
+    bool _exiting;
+
+    void Finish(int pid, int exitCode)
+    {
+        try { _oom?.CheckNow(); }
         catch (Exception e)
         {
             Diagnostics.Log.Error($"container {Id}: finishing its output: {ErrorText.Describe(e)}");

@@ -18,8 +18,11 @@ public interface IOutputSink
 /// <see cref="BatchMs"/> before it is read. That turns a writer's many small writes into few
 /// full reads and few log records and writes, for at most a millisecond of added delay while a
 /// stream lasts; a lone write (a prompt, an echoed key) is still read at once.
+/// <para>On a loop with an io_uring the reads go through the ring instead (OutputReader.Ring.cs):
+/// one read is always waiting on the fd and gets a buffer only when data comes; the batching is
+/// the same (a full buffer is read again at once, a trickle rests <see cref="BatchMs"/>).</para>
 /// </summary>
-public sealed class OutputReader : IEventHandler, ITimerHandler, IDisposable
+public sealed partial class OutputReader : IEventHandler, ITimerHandler, IDisposable
 {
     // Reads per readiness event: enough to empty a full pipe, small enough that one chatty
     // container cannot starve the others (the fd stays ready, level-triggered).
@@ -29,7 +32,7 @@ public sealed class OutputReader : IEventHandler, ITimerHandler, IDisposable
 
     readonly EventLoop _loop;
     readonly OwnedFd _fd;
-    readonly Registration _reg;
+    Registration _reg;
     long _lastWakeMs = -BatchMs - 1; // the first output is never "again within BatchMs"
     LoopTimer? _rest;
     bool _batching, _cannotBatch, _rested, _paused;
@@ -46,7 +49,8 @@ public sealed class OutputReader : IEventHandler, ITimerHandler, IDisposable
         Pipe = pipe;
         Sink = sink;
         Libc.SetNonBlocking(fd.Value);
-        _reg = loop.Add(fd.Value, Libc.EPOLLIN, this);
+        if (loop.Ring is { } ring) StartRing(ring);
+        else _reg = loop.Add(fd.Value, Libc.EPOLLIN, this);
     }
 
     public void OnEvents(uint events)
@@ -80,7 +84,8 @@ public sealed class OutputReader : IEventHandler, ITimerHandler, IDisposable
     {
         if (!IsOpen) return;
         _rested = true;
-        if (!_paused) _loop.Modify(_reg, Libc.EPOLLIN);
+        if (_ring is not null) SubmitRead();
+        else if (!_paused) _loop.Modify(_reg, Libc.EPOLLIN);
     }
 
     /// <summary>
@@ -91,12 +96,19 @@ public sealed class OutputReader : IEventHandler, ITimerHandler, IDisposable
     {
         if (_paused == paused || !IsOpen) return;
         _paused = paused;
-        if (paused) _loop.Modify(_reg, 0);
+        if (!paused) DeliverHeld();
+        if (_paused != paused || !IsOpen) return; // the sink paused again, or closed us
+        if (_ring is not null) PauseRing(paused);
+        else if (paused) _loop.Modify(_reg, 0);
         else if (_rest is not { IsScheduled: true }) _loop.Modify(_reg, Libc.EPOLLIN);
     }
 
     /// <summary>Reads everything available now (until EAGAIN or EOF).</summary>
-    public void Drain() => Pump(int.MaxValue, untilEmpty: true);
+    public void Drain()
+    {
+        DeliverHeld();
+        Pump(int.MaxValue, untilEmpty: true);
+    }
 
     /// <summary>
     /// Reads until EAGAIN, EOF or <paramref name="maxReads"/> full buffers; unless
@@ -125,7 +137,8 @@ public sealed class OutputReader : IEventHandler, ITimerHandler, IDisposable
     {
         if (_fd.IsClosed) return;
         if (_rest is { IsScheduled: true }) _loop.Timers.Cancel(_rest);
-        _loop.Remove(_reg);
+        if (_ring is not null) StopRing();
+        else _loop.Remove(_reg);
         _fd.Dispose();
     }
 }

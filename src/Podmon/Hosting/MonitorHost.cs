@@ -18,7 +18,7 @@ public sealed class MonitorHost : ISignalHandler, IDisposable
     SignalSource? _signals;
     Action<int>? _onSignal;
 
-    public EventLoop Loop { get; } = new();
+    public EventLoop Loop { get; } = IoBackend.CreateLoop(Environment.GetEnvironmentVariable(IoBackend.Variable));
     public ChildReaper Reaper { get; }
     public IdleCollector Idle { get; }
 

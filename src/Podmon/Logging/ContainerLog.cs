@@ -107,6 +107,22 @@ public sealed class ContainerLog : IDisposable
         }
     }
 
+    /// <summary>
+    /// <see cref="Sync"/> without stopping the loop when it waits on an io_uring
+    /// (<see cref="RingLogSync"/>); <paramref name="done"/> runs when the files are durable (at
+    /// once on epoll, after the blocking sync).
+    /// </summary>
+    public void Sync(Loop.EventLoop loop, Action done)
+    {
+        if (loop.Ring is { } ring)
+        {
+            RingLogSync.Start(loop, ring, [.. _writers.Select(w => w.OutputFile).OfType<LogFile>()], done);
+            return;
+        }
+        Sync();
+        done();
+    }
+
     /// <summary>Reopens every driver; the first failure is rethrown after trying all.</summary>
     public void Reopen()
     {

@@ -7,7 +7,7 @@ namespace Podmon.Logging;
 /// When a record alone would be larger than maxSize, its content is split into P records that
 /// each fit (the last piece keeps the line's tag).
 /// </summary>
-public sealed class CriLogWriter(LogFile file) : ILogWriter
+public sealed unsafe class CriLogWriter(LogFile file) : ILogWriter
 {
     const int HeaderMax = LogTime.Rfc3339Length + 8;
 
@@ -22,18 +22,21 @@ public sealed class CriLogWriter(LogFile file) : ILogWriter
         int h = time.FormatRfc3339(header);
         (pipe == Pipe.Stdout ? Stdout : Stderr).CopyTo(header[h..]);
         header = header[..(h + 8)];
-        while (!data.IsEmpty)
+        fixed (byte* _ = data) // long lines are written from where they are (LogFile.AppendInPlace) until the Flush
         {
-            int nl = data.IndexOf((byte)'\n');
-            if (nl < 0)
+            while (!data.IsEmpty)
             {
-                Record(header, data, partial: true);
-                break;
+                int nl = data.IndexOf((byte)'\n');
+                if (nl < 0)
+                {
+                    Record(header, data, partial: true);
+                    break;
+                }
+                Record(header, data[..(nl + 1)], partial: false);
+                data = data[(nl + 1)..];
             }
-            Record(header, data[..(nl + 1)], partial: false);
-            data = data[(nl + 1)..];
+            file.Flush();
         }
-        file.Flush();
     }
 
     void Record(ReadOnlySpan<byte> header, ReadOnlySpan<byte> line, bool partial)
@@ -56,7 +59,7 @@ public sealed class CriLogWriter(LogFile file) : ILogWriter
         file.Append(header);
         file.Append(partial ? (byte)'P' : (byte)'F');
         file.Append((byte)' ');
-        file.Append(content);
+        fixed (byte* p = content) file.AppendInPlace(p, content.Length);
         if (partial) file.Append((byte)'\n');
     }
 

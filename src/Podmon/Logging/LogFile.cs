@@ -22,13 +22,18 @@ namespace Podmon.Logging;
 /// container that never came to exist leaves it untouched, and <see cref="Discard"/> removes a
 /// file this object created and never wrote.</para>
 /// </summary>
-public sealed class LogFile : IDisposable
+public sealed unsafe class LogFile : IDisposable
 {
     const int Flags = Libc.O_WRONLY | Libc.O_APPEND | Libc.O_CLOEXEC;
+    /// <summary>Shorter pieces are copied into the format buffer: an iovec costs more than copying them.</summary>
+    const int InPlaceMin = 4096;
 
     readonly uint _mode;
     OwnedFd _fd;
-    int _pending;
+    int _pending;       // bytes in the format buffer
+    int _runStart;      // where its run not yet in an iovec starts
+    int _iovCount;      // staged iovecs (Scratch.IoVecs)
+    long _staged;       // bytes in them
     bool _created, _truncateOnCommit, _committed;
     long _tail;         // bytes at the end of the file after its last newline: a record being written
     bool _dropping;     // the current record lost a piece: its rest is dropped too
@@ -120,7 +125,11 @@ public sealed class LogFile : IDisposable
             Flush();
             if (!_dropping && data.Length > buf.Length)
             {
-                WriteOut(data);
+                fixed (byte* p = data)
+                {
+                    Stage(p, data.Length);
+                    Flush();
+                }
                 return;
             }
         }
@@ -140,51 +149,128 @@ public sealed class LogFile : IDisposable
         else Scratch.FormatBuffer[_pending++] = b;
     }
 
-    /// <summary>Writes the staged bytes to the file.</summary>
-    public void Flush()
+    /// <summary>
+    /// Appends <paramref name="length"/> bytes at <paramref name="data"/>, which the caller keeps
+    /// there (pinned, unchanged) until its <see cref="Flush"/>: a long piece is written from where it
+    /// is, in the same writev as the bytes staged around it, instead of being copied.
+    /// </summary>
+    public void AppendInPlace(byte* data, int length)
     {
-        if (_pending == 0) return;
-        int n = _pending;
-        _pending = 0;
-        WriteOut(Scratch.FormatBuffer.AsSpan(0, n));
+        if (length < InPlaceMin || _dropping)
+        {
+            Append(new ReadOnlySpan<byte>(data, length));
+            return;
+        }
+        if (Scratch.IoVecCount - _iovCount < 2) Flush();
+        if (_dropping) _lost += length;
+        else Stage(data, length);
     }
 
-    unsafe void WriteOut(ReadOnlySpan<byte> data)
+    /// <summary>Ends the staged run of format-buffer bytes and queues <paramref name="data"/> after it.</summary>
+    void Stage(byte* data, int length)
+    {
+        EndRun();
+        Scratch.IoVecs[_iovCount++] = new Libc.IoVec { Base = data, Length = (nuint)length };
+        _staged += length;
+    }
+
+    void EndRun()
+    {
+        if (_pending == _runStart) return;
+        Scratch.IoVecs[_iovCount++] = new Libc.IoVec { Base = Scratch.FormatBufferPointer + _runStart, Length = (nuint)(_pending - _runStart) };
+        _staged += _pending - _runStart;
+        _runStart = _pending;
+    }
+
+    /// <summary>Writes the staged bytes to the file, in one writev.</summary>
+    public void Flush()
+    {
+        EndRun();
+        if (_iovCount == 0) return;
+        int count = _iovCount;
+        long total = _staged;
+        _iovCount = 0;
+        _pending = _runStart = 0;
+        _staged = 0;
+        WriteOut(Scratch.IoVecs, count, total);
+    }
+
+    void WriteOut(Libc.IoVec* iov, int count, long total)
     {
         if (!_committed)
         {
             try { Commit(); }
             catch (SyscallException e) { Log.Error(e.Message); }
         }
-        int done = 0;
-        fixed (byte* p = data)
-        {
-            while (done < data.Length)
-            {
-                nint n = Libc.write(_fd.Value, p + done, (nuint)(data.Length - done));
-                if (n > 0) done += (int)n;
-                else if (n < 0 && Errno.Last == Errno.EINTR) continue;
-                else
-                {
-                    CutBack(data, done, n < 0 ? Errno.Last : Errno.ENOSPC);
-                    return;
-                }
-            }
-        }
-        int nl = data.LastIndexOf((byte)'\n');
-        _tail = nl < 0 ? _tail + data.Length : data.Length - nl - 1;
+        nint n = Libc.writev(_fd.Value, iov, count);
+        if (n < 0 && Errno.Last == Errno.EINTR) n = 0;
+        long done = Math.Max(0, n);
+        if (done < total && !WriteRest(iov, count, total, ref done)) return;
+        long after = BytesAfterLastNewline(iov, count, total);
+        _tail = after < 0 ? _tail + total : after;
         if (_failing && Libc.MonotonicMs() - _lastFailureMs >= EpisodeEndMs) EndEpisode("");
     }
 
+    /// <summary>A short writev: the rest piece by piece; false (and the file cut back) if it fails.</summary>
+    bool WriteRest(Libc.IoVec* iov, int count, long total, ref long done)
+    {
+        long skip = done;
+        for (int i = 0; i < count; i++)
+        {
+            long len = (long)iov[i].Length;
+            if (skip >= len)
+            {
+                skip -= len;
+                continue;
+            }
+            byte* p = (byte*)iov[i].Base + skip;
+            len -= skip;
+            skip = 0;
+            while (len > 0)
+            {
+                nint n = Libc.write(_fd.Value, p, (nuint)len);
+                if (n > 0)
+                {
+                    p += n;
+                    len -= n;
+                    done += n;
+                }
+                else if (n < 0 && Errno.Last == Errno.EINTR) continue;
+                else
+                {
+                    CutBack(iov, count, total, done, n < 0 ? Errno.Last : Errno.ENOSPC);
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>How many of the first <paramref name="limit"/> staged bytes follow their last newline; -1 if none has one.</summary>
+    static long BytesAfterLastNewline(Libc.IoVec* iov, int count, long limit)
+    {
+        long start = 0;
+        int last = 0;
+        for (; last < count && start + (long)iov[last].Length < limit; last++) start += (long)iov[last].Length;
+        for (int i = Math.Min(last, count - 1); i >= 0; i--)
+        {
+            long len = Math.Min((long)iov[i].Length, limit - start);
+            int nl = new ReadOnlySpan<byte>(iov[i].Base, (int)len).LastIndexOf((byte)'\n');
+            if (nl >= 0) return limit - (start + nl + 1);
+            if (i > 0) start -= (long)iov[i - 1].Length;
+        }
+        return -1;
+    }
+
     /// <summary>
-    /// A write failed after <paramref name="done"/> bytes of <paramref name="data"/>: the file is
+    /// A write failed after <paramref name="done"/> of the <paramref name="total"/> staged bytes: the file is
     /// cut back to the end of its last whole record, the rest of the data and of the current
     /// record are dropped.
     /// </summary>
-    void CutBack(ReadOnlySpan<byte> data, int done, int errno)
+    void CutBack(Libc.IoVec* iov, int count, long total, long done, int errno)
     {
-        int nl = data[..done].LastIndexOf((byte)'\n');
-        long torn = nl < 0 ? _tail + done : done - nl - 1;
+        long after = BytesAfterLastNewline(iov, count, done);
+        long torn = after < 0 ? _tail + done : after;
         long end = Libc.lseek(_fd.Value, 0, Libc.SEEK_END);
         if (end < 0)
             Log.Error($"log file '{Path}': lseek: {Errno.Describe(Errno.Last)}");
@@ -195,7 +281,7 @@ public sealed class LogFile : IDisposable
             Written = Math.Max(0, end - torn);
             _tail = 0;
         }
-        _lost += torn + data.Length - done;
+        _lost += torn + total - done;
         _dropping = true;
         _lastFailureMs = Libc.MonotonicMs();
         if (_failing) return;
@@ -209,6 +295,13 @@ public sealed class LogFile : IDisposable
         Log.Warn($"log file '{Path}': {Errno.Describe(_errno)}: {_lost} bytes of container output lost{how}");
         _failing = false;
         _lost = 0;
+    }
+
+    /// <summary>Writes what is staged and returns the fd for an fsync done elsewhere (<see cref="RingLogSync"/>).</summary>
+    internal int FlushForSync()
+    {
+        Flush();
+        return _fd.Value;
     }
 
     public void Sync()

@@ -1,3 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Podmon.Sys;
+
 namespace Podmon.Logging;
 
 /// <summary>
@@ -5,14 +9,22 @@ namespace Podmon.Logging;
 /// output, one for formatting log records. Every user finishes with them before returning, so
 /// one pair serves all containers: no per-container or per-read buffers.
 /// </summary>
-public static class Scratch
+public static unsafe class Scratch
 {
     public const int Size = 64 * 1024;
+    public const int IoVecCount = 64;
 
     [ThreadStatic] static byte[]? t_read;
     [ThreadStatic] static byte[]? t_format;
+    [ThreadStatic] static Libc.IoVec* t_iov;
 
     public static byte[] ReadBuffer => t_read ??= GC.AllocateUninitializedArray<byte>(Size, pinned: true);
 
     public static byte[] FormatBuffer => t_format ??= GC.AllocateUninitializedArray<byte>(Size, pinned: true);
+
+    /// <summary>The format buffer's address (it is pinned).</summary>
+    public static byte* FormatBufferPointer => (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(FormatBuffer));
+
+    /// <summary><see cref="IoVecCount"/> iovecs for gathering a write (LogFile).</summary>
+    public static Libc.IoVec* IoVecs => t_iov is not null ? t_iov : t_iov = (Libc.IoVec*)NativeMemory.Alloc(IoVecCount, (nuint)sizeof(Libc.IoVec));
 }

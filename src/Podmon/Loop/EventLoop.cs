@@ -14,6 +14,12 @@ public readonly record struct Registration(int Fd, ulong Key)
 /// built on fds (signalfd, pidfd). Registrations live in slots with a generation, so an event
 /// queued for an fd that was removed and reused in the same batch never reaches the new owner.
 /// Steady-state iterations allocate nothing.
+/// <para>With an <see cref="IoUring"/> (<see cref="Ring"/>) the loop waits on the ring instead:
+/// io_uring_enter submits what the iteration queued and sleeps until a completion or the next
+/// timer, and the epoll set is one multishot poll on the ring, so readiness still arrives for
+/// every registration. A completion and its next submission then cost one syscall, not an
+/// epoll_wait plus a read. If the ring fails, the loop goes back to epoll_wait for good and
+/// <see cref="RingFailed"/> tells the ring's users to move their fds back to epoll.</para>
 /// </summary>
 public sealed unsafe class EventLoop : IDisposable
 {
@@ -30,10 +36,67 @@ public sealed unsafe class EventLoop : IDisposable
 
     public TimerQueue Timers { get; } = new();
 
-    public EventLoop()
+    /// <summary>The ring the loop waits on, or null (epoll).</summary>
+    public IoUring? Ring { get; private set; }
+
+    /// <summary>Raised once if the ring fails at run time; the loop is on epoll from then on.</summary>
+    public event Action? RingFailed;
+
+    readonly EpollPoll? _epollPoll;
+    readonly IoUring? _ownedRing; // kept after a failure: buffers may still be in use
+
+    public EventLoop(IoUring? ring = null)
     {
         _epoll = OwnedFd.Check(Libc.epoll_create1(Libc.EPOLL_CLOEXEC), "epoll_create1");
         _events = (Libc.EpollEvent*)NativeMemory.Alloc((nuint)(BatchSize * sizeof(Libc.EpollEvent)));
+        if (ring is not null)
+        {
+            Ring = _ownedRing = ring;
+            _epollPoll = new EpollPoll(this);
+            _epollPoll.Arm();
+        }
+    }
+
+    /// <summary>The multishot poll on the epoll fd: its completion means "epoll has events".</summary>
+    sealed class EpollPoll(EventLoop loop) : ICompletionHandler
+    {
+        ulong _key;
+
+        public void Arm()
+        {
+            IoUring ring = loop.Ring!;
+            if (_key == 0) _key = ring.Register(this);
+            ref Libc.IoUringSqe sqe = ref ring.NextSqe();
+            sqe.Opcode = Libc.IORING_OP_POLL_ADD;
+            sqe.Fd = loop._epoll.Value;
+            sqe.Len = Libc.IORING_POLL_ADD_MULTI;
+            sqe.OpFlags = Libc.EPOLLIN;
+            sqe.UserData = _key;
+        }
+
+        public void OnCompletion(int res, uint flags)
+        {
+            if (res < 0 && res != -Errno.ECANCELED)
+            {
+                loop.FailRing($"poll on the epoll fd: {Errno.Describe(-res)}");
+                return;
+            }
+            loop._epollReady = true;
+            loop._pollCompletions++;
+            if ((flags & Libc.IORING_CQE_F_MORE) == 0 && loop.Ring is not null) Arm();
+        }
+    }
+
+    bool _epollReady;
+    int _pollCompletions; // the epoll poll's own, not counted as work done
+
+    internal void FailRing(string why)
+    {
+        if (Ring is null) return;
+        Diagnostics.Log.Warn($"io_uring failed ({why}): the loop continues on epoll");
+        Ring = null;
+        _epollReady = true;
+        RingFailed?.Invoke();
     }
 
     public int RegisteredCount => _used - _freeCount;
@@ -110,8 +173,34 @@ public sealed unsafe class EventLoop : IDisposable
     public int RunOnce(int maxWaitMs)
     {
         int timeout = Timers.WaitTimeout(Libc.MonotonicMs(), maxWaitMs);
+        int n = Ring is null ? WaitEpoll(timeout) : WaitRing(timeout);
+        if (n > 0 || _epollCount > 0)
+        {
+            Wakeups++;
+            if (_codeReleased)
+            {
+                _codeReleased = false;
+                WokeAfterCodeRelease?.Invoke();
+            }
+        }
+        DispatchEpoll();
+        Timers.FireDue(Libc.MonotonicMs());
+        return n + _epollCount;
+    }
+
+    int _epollCount;
+
+    /// <summary>epoll_wait into <see cref="_events"/>; returns 0 (the events are counted in <see cref="_epollCount"/>).</summary>
+    int WaitEpoll(int timeout)
+    {
         int n;
-        if (_releaseCode)
+        if (_epollReady)
+        {
+            // just back from the ring: whatever epoll holds now, without waiting
+            _epollReady = false;
+            timeout = 0;
+        }
+        if (_releaseCode && timeout != 0)
         {
             _releaseCode = false;
             _codeReleased = true;
@@ -124,15 +213,51 @@ public sealed unsafe class EventLoop : IDisposable
             if (e != Errno.EINTR) throw new SyscallException("epoll_wait", e);
             n = 0;
         }
-        if (n > 0)
+        _epollCount = n;
+        return 0;
+    }
+
+    /// <summary>
+    /// Ring mode: one io_uring_enter submits, waits and runs the ring's work; completions are
+    /// dispatched, then epoll's events if the poll fired. A level-triggered fd still ready after
+    /// its handler ran does not fire the poll again, so after a batch of epoll events the next
+    /// iteration does not sleep: it asks epoll again first.
+    /// </summary>
+    /// <returns>How many completions were dispatched (epoll's events are in <see cref="_epollCount"/>).</returns>
+    int WaitRing(int timeout)
+    {
+        IoUring ring = Ring!;
+        _epollCount = 0;
+        bool block = !_epollReady;
+        int failed;
+        if (block && _releaseCode && timeout != 0)
         {
-            Wakeups++;
-            if (_codeReleased)
-            {
-                _codeReleased = false;
-                WokeAfterCodeRelease?.Invoke();
-            }
+            _releaseCode = false;
+            _codeReleased = true;
+            failed = ring.Enter(1, timeout, releasingCode: true);
         }
+        else failed = ring.Enter(block ? 1u : 0u, block ? timeout : 0);
+        int n = 0;
+        _pollCompletions = 0;
+        try { n = ring.Dispatch(); }
+        catch (SyscallException e) when (Ring is not null)
+        {
+            // a handler could not submit (the ring is broken): go back to epoll
+            FailRing(e.Message);
+        }
+        if (failed != 0) FailRing($"io_uring_enter: {Errno.Describe(failed)}");
+        n -= _pollCompletions;
+        if (!_epollReady || Ring is null) return n;
+        int events = Libc.epoll_wait(_epoll.Value, _events, BatchSize, 0);
+        if (events < 0 && Errno.Last != Errno.EINTR) throw new SyscallException("epoll_wait", Errno.Last);
+        _epollCount = Math.Max(0, events);
+        _epollReady = _epollCount > 0;
+        return n;
+    }
+
+    void DispatchEpoll()
+    {
+        int n = _epollCount;
         for (int i = 0; i < n; i++)
         {
             ulong key = _events[i].Data;
@@ -140,12 +265,12 @@ public sealed unsafe class EventLoop : IDisposable
             if (slot >= _used || _generations[slot] != (uint)(key >> 32)) continue;
             _handlers[slot]?.OnEvents(_events[i].Events);
         }
-        Timers.FireDue(Libc.MonotonicMs());
-        return n;
     }
 
     public void Dispose()
     {
+        _ownedRing?.Dispose();
+        Ring = null;
         _epoll.Dispose();
         NativeMemory.Free(_events);
     }

@@ -52,6 +52,19 @@ public static unsafe partial class Native
     [LibraryImport(Lib, EntryPoint = "pm_epoll_wait_releasing_code", SetLastError = true)]
     public static partial int EpollWaitReleasingCode(int epfd, void* events, int maxEvents, int timeoutMs);
 
+    [LibraryImport(Lib, EntryPoint = "pm_uring_setup", SetLastError = true)]
+    public static partial int UringSetup(uint entries, Libc.IoUringParams* p);
+
+    [LibraryImport(Lib, EntryPoint = "pm_uring_enter", SetLastError = true)]
+    public static partial int UringEnter(int fd, uint toSubmit, uint minComplete, uint flags, void* arg, nuint argSize);
+
+    /// <summary>io_uring_enter, after unmapping the executable's clean read-only pages (native/codepages.c).</summary>
+    [LibraryImport(Lib, EntryPoint = "pm_uring_enter_releasing_code", SetLastError = true)]
+    public static partial int UringEnterReleasingCode(int fd, uint toSubmit, uint minComplete, uint flags, void* arg, nuint argSize);
+
+    [LibraryImport(Lib, EntryPoint = "pm_uring_register", SetLastError = true)]
+    public static partial int UringRegister(int fd, uint opcode, void* arg, uint nrArgs);
+
     /// <summary>Unmounts and removes a pod's namespace pins and pause pid file (native/pause.c); best effort, idempotent.</summary>
     [LibraryImport(Lib, EntryPoint = "pm_pause_unpin", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int PauseUnpin(string basePath, string podId);

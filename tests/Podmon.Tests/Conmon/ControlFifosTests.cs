@@ -1,5 +1,6 @@
 using Podmon.ConmonCli;
 using Podmon.Loop;
+using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.ConmonCli;
 
@@ -12,7 +13,7 @@ public class ControlFifosTests
         string bundle = Directory.CreateTempSubdirectory("podmon-fifo-").FullName;
         try
         {
-            using var loop = new EventLoop();
+            using var loop = TestLoop.Create();
             var resizes = new List<(int H, int W)>();
             int reopens = 0;
             using var fifos = new ControlFifos(loop, bundle, (h, w) => resizes.Add((h, w)), () => reopens++);

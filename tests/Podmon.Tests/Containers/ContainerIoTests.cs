@@ -3,13 +3,14 @@ using Podmon.Containers;
 using Podmon.Logging;
 using Podmon.Loop;
 using Podmon.Sys;
+using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Containers;
 
 /// <summary>ContainerIo without a runtime: the fd map each mode hands the runtime, where output goes, the output gate.</summary>
 public sealed class ContainerIoTests : IDisposable
 {
-    readonly EventLoop _loop = new();
+    readonly EventLoop _loop = TestLoop.Create();
     readonly string _dir = Directory.CreateTempSubdirectory("podmon-io-").FullName;
     readonly Recorder _sink = new();
 

@@ -1,4 +1,5 @@
 using System.Text;
+using CsCheck;
 using Podmon.Logging;
 
 namespace Podmon.Tests.Logging;
@@ -51,5 +52,35 @@ public sealed class LogFormatTests : IDisposable
         string text = File.ReadAllText(path);
         Assert.True(text.Length <= 200);
         Assert.Matches(@"^\S+ stdout F z+\n$", text); // the last piece, with the line's own tag
+    }
+
+    /// <summary>
+    /// Chunks of every shape (short lines copied into the format buffer, long ones written from
+    /// where they are in the same writev, pieces without a newline) come back byte for byte from
+    /// the records, each record whole and tagged right.
+    /// </summary>
+    [Fact]
+    public void AnyChunksRebuildFromTheirCriRecords()
+    {
+        Gen<byte[]> line = Gen.OneOf(Gen.Int[0, 200], Gen.Int[3000, 70_000]).Select(n => Encoding.ASCII.GetBytes(new string('a', n) + "\n"));
+        Gen<byte[]> chunk = Gen.Select(line.Array[0, 6], Gen.Int[0, 9000], (lines, tail) =>
+            lines.SelectMany(l => l).Concat(Enumerable.Repeat((byte)'t', tail)).ToArray());
+        chunk.Array[1, 5].Sample(chunks =>
+        {
+            string path = Temp("prop.log");
+            using (var w = new CriLogWriter(LogFile.Create(path, 0, 0b110_000_000)))
+                foreach (byte[] c in chunks) w.Write(Pipe.Stdout, c, new LogTime(1, 0));
+            var rebuilt = new MemoryStream();
+            foreach (string rec in File.ReadAllText(path).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                string[] f = rec.Split(' ', 4);
+                Assert.Equal("stdout", f[1]);
+                Assert.Contains(f[2], new[] { "F", "P" });
+                rebuilt.Write(Encoding.ASCII.GetBytes(f.Length > 3 ? f[3] : ""));
+                if (f[2] == "F") rebuilt.WriteByte((byte)'\n');
+            }
+            File.Delete(path);
+            Assert.Equal(chunks.SelectMany(c => c).ToArray(), rebuilt.ToArray());
+        }, iter: 60);
     }
 }

@@ -1,5 +1,6 @@
 using Podmon.Loop;
 using Podmon.Sys;
+using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Loop;
 
@@ -31,7 +32,7 @@ public unsafe class EventLoopTests
     [Fact]
     public void DispatchesReadinessToTheRegisteredHandler()
     {
-        using var loop = new EventLoop();
+        using var loop = TestLoop.Create();
         using var efd = OwnedFd.Check(Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK), "eventfd");
         var h = new EventFdReader(efd.Value);
         var reg = loop.Add(efd.Value, Libc.EPOLLIN, h);
@@ -48,7 +49,7 @@ public unsafe class EventLoopTests
     [Fact]
     public void RemovedRegistrationNeverReachesTheSlotsNextOwner()
     {
-        using var loop = new EventLoop();
+        using var loop = TestLoop.Create();
         using var a = OwnedFd.Check(Libc.eventfd(0, Libc.EFD_NONBLOCK), "eventfd");
         var ha = new EventFdReader(a.Value);
         var reg = loop.Add(a.Value, Libc.EPOLLIN, ha);
@@ -68,7 +69,7 @@ public unsafe class EventLoopTests
     [Fact]
     public void TimersFireInDueOrderAndCanBeCancelled()
     {
-        using var loop = new EventLoop();
+        using var loop = TestLoop.Create();
         var rec = new Recorder();
         var t1 = new LoopTimer(rec);
         var t2 = new LoopTimer(rec);
@@ -86,7 +87,7 @@ public unsafe class EventLoopTests
     [Fact]
     public void SignalsArriveThroughTheSignalfd()
     {
-        using var loop = new EventLoop();
+        using var loop = TestLoop.Create();
         var rec = new Recorder();
         using var signals = new SignalSource(loop, rec);
         // Thread-directed, so only this (blocking) thread can take it: the test host lives on.
@@ -98,7 +99,7 @@ public unsafe class EventLoopTests
     [Fact]
     public void ChildExitArrivesThroughThePidfd()
     {
-        using var loop = new EventLoop();
+        using var loop = TestLoop.Create();
         using var reaper = new ChildReaper(loop);
         var rec = new Recorder();
         var exits = new[] { ("exit 3", 0), ("kill -9 $$", 0) };
@@ -117,7 +118,7 @@ public unsafe class EventLoopTests
     [Fact]
     public void SteadyStateIterationsAllocateNothing()
     {
-        using var loop = new EventLoop();
+        using var loop = TestLoop.Create();
         using var efd = OwnedFd.Check(Libc.eventfd(0, Libc.EFD_NONBLOCK), "eventfd");
         var h = new EventFdReader(efd.Value);
         loop.Add(efd.Value, Libc.EPOLLIN, h);

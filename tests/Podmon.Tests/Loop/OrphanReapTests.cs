@@ -1,5 +1,6 @@
 using Podmon.Loop;
 using Podmon.Sys;
+using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Loop;
 
@@ -19,7 +20,7 @@ public unsafe class OrphanReapTests
     [Fact]
     public void AnOrphanReapedBeforeItIsClaimedKeepsItsExitCodeWhileHeld()
     {
-        using var loop = new EventLoop();
+        using var loop = TestLoop.Create();
         using var reaper = new ChildReaper(loop);
         var rec = new Recorder();
         reaper.HoldOrphans();
@@ -38,7 +39,7 @@ public unsafe class OrphanReapTests
     [Fact]
     public void WithoutAHoldOrphansAreForgotten()
     {
-        using var loop = new EventLoop();
+        using var loop = TestLoop.Create();
         using var reaper = new ChildReaper(loop);
         var rec = new Recorder();
         SpawnedProcess p = Spawner.Spawn(new SpawnRequest { Path = "/bin/sh", Argv = ["sh", "-c", "exit 5"] });

@@ -1,0 +1,298 @@
+using System.Runtime.InteropServices;
+
+namespace Podmon.Sys;
+
+/// <summary>Told of the completion of an operation submitted with its <see cref="IoUring.Key"/>.</summary>
+public interface ICompletionHandler
+{
+    /// <param name="res">The result: bytes, 0, or a negated errno.</param>
+    /// <param name="flags">IORING_CQE_F_*; with F_BUFFER the upper 16 bits are the provided buffer's id.</param>
+    void OnCompletion(int res, uint flags);
+}
+
+/// <summary>
+/// One io_uring, mapped once and driven from the loop thread only (SINGLE_ISSUER, DEFER_TASKRUN:
+/// the kernel does the ring's work inside our io_uring_enter, never by interrupting us, and never
+/// on a thread of ours). No liburing: the SQ and CQ rings and the SQE array are mmap'd here, the
+/// three syscalls are in native/uring.c, and the ring indexes are published with
+/// <see cref="Volatile"/> (release) and read with acquire, which is what the ring protocol needs.
+/// Handlers are registered in slots with a generation, like <see cref="Loop.EventLoop"/>'s fds, so
+/// a completion that arrives after its owner went (a cancelled read) reaches nobody — but a buffer
+/// it carries still goes back to <see cref="Buffers"/>.
+/// </summary>
+public sealed unsafe class IoUring : IDisposable
+{
+    const uint Entries = 64;
+
+    readonly OwnedFd _fd;
+    readonly byte* _sqRing, _cqRing;
+    readonly nuint _sqRingSize, _cqRingSize, _sqesSize;
+    readonly Libc.IoUringSqe* _sqes;
+    readonly uint* _sqHead, _sqTail, _cqHead, _cqTail;
+    readonly uint _sqMask, _cqMask;
+    readonly Libc.IoUringCqe* _cqes;
+    uint _sqLocalTail;
+    uint _toSubmit;
+    ICompletionHandler?[] _handlers = new ICompletionHandler?[16];
+    uint[] _generations = new uint[16];
+    readonly Stack<int> _free = new();
+    int _used;
+
+    public int Fd => _fd.Value;
+
+    /// <summary>The provided buffers reads pick from when data arrives (none is held by a waiting read).</summary>
+    public ProvidedBuffers Buffers { get; }
+
+    IoUring(OwnedFd fd, in Libc.IoUringParams p)
+    {
+        _fd = fd;
+        _sqRingSize = p.SqOff.Array + p.SqEntries * sizeof(uint);
+        _cqRingSize = p.CqOff.Cqes + p.CqEntries * (uint)sizeof(Libc.IoUringCqe);
+        nuint ringSize = Math.Max(_sqRingSize, _cqRingSize); // FEAT_SINGLE_MMAP: one mapping holds both
+        _sqRingSize = _cqRingSize = ringSize;
+        _sqRing = Map(ringSize, Libc.IORING_OFF_SQ_RING, "SQ/CQ rings");
+        _cqRing = _sqRing;
+        _sqesSize = p.SqEntries * (uint)sizeof(Libc.IoUringSqe);
+        _sqes = (Libc.IoUringSqe*)Map(_sqesSize, Libc.IORING_OFF_SQES, "SQEs");
+        _sqHead = (uint*)(_sqRing + p.SqOff.Head);
+        _sqTail = (uint*)(_sqRing + p.SqOff.Tail);
+        _sqMask = *(uint*)(_sqRing + p.SqOff.RingMask);
+        uint* array = (uint*)(_sqRing + p.SqOff.Array);
+        for (uint i = 0; i < p.SqEntries; i++) array[i] = i;
+        _sqLocalTail = *_sqTail;
+        _cqHead = (uint*)(_cqRing + p.CqOff.Head);
+        _cqTail = (uint*)(_cqRing + p.CqOff.Tail);
+        _cqMask = *(uint*)(_cqRing + p.CqOff.RingMask);
+        _cqes = (Libc.IoUringCqe*)(_cqRing + p.CqOff.Cqes);
+        Buffers = new ProvidedBuffers(this, group: 0);
+    }
+
+    byte* Map(nuint size, long offset, string what)
+    {
+        void* m = Libc.mmap(null, size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED | Libc.MAP_POPULATE, _fd.Value, offset);
+        if (m == Libc.MAP_FAILED) throw new SyscallException("mmap", Errno.Last, $"io_uring {what}");
+        return (byte*)m;
+    }
+
+    /// <summary>
+    /// A ring with what podmon relies on (single issuer, deferred task work, no dropped completions,
+    /// waits with a timeout: Linux 6.1), or null with the reason: ENOSYS, EPERM under seccomp or
+    /// kernel.io_uring_disabled, EINVAL on an older kernel.
+    /// </summary>
+    public static IoUring? TryCreate(out string? reason)
+    {
+        var p = new Libc.IoUringParams
+        {
+            Flags = Libc.IORING_SETUP_SINGLE_ISSUER | Libc.IORING_SETUP_DEFER_TASKRUN | Libc.IORING_SETUP_SUBMIT_ALL,
+        };
+        int fd = Native.UringSetup(Entries, &p);
+        if (fd < 0)
+        {
+            reason = $"io_uring_setup: {Errno.Describe(Errno.Last)}";
+            return null;
+        }
+        var owned = new OwnedFd(fd);
+        const uint need = Libc.IORING_FEAT_SINGLE_MMAP | Libc.IORING_FEAT_NODROP | Libc.IORING_FEAT_EXT_ARG;
+        if ((p.Features & need) != need)
+        {
+            owned.Dispose();
+            reason = $"io_uring lacks features 0x{need & ~p.Features:x}";
+            return null;
+        }
+        try
+        {
+            reason = null;
+            return new IoUring(owned, p);
+        }
+        catch (SyscallException e)
+        {
+            owned.Dispose();
+            reason = e.Message;
+            return null;
+        }
+    }
+
+    /// <summary>A key for <paramref name="handler"/>'s operations (their user_data), valid until <see cref="Unregister"/>.</summary>
+    public ulong Register(ICompletionHandler handler)
+    {
+        int slot;
+        if (_free.Count > 0) slot = _free.Pop();
+        else
+        {
+            if (_used == _handlers.Length)
+            {
+                Array.Resize(ref _handlers, _used * 2);
+                Array.Resize(ref _generations, _used * 2);
+            }
+            slot = _used++;
+        }
+        uint gen = ++_generations[slot];
+        if (gen == 0) gen = ++_generations[slot];
+        _handlers[slot] = handler;
+        return (ulong)gen << 32 | (uint)slot;
+    }
+
+    /// <summary>Completions still to come for <paramref name="key"/> reach nobody (their buffers are returned).</summary>
+    public void Unregister(ulong key)
+    {
+        int slot = (int)(uint)key;
+        if (slot >= _used || _generations[slot] != (uint)(key >> 32) || _handlers[slot] is null) return;
+        _handlers[slot] = null;
+        _generations[slot]++;
+        _free.Push(slot);
+    }
+
+    /// <summary>The next free SQE, zeroed; submitted with the next <see cref="Enter"/>.</summary>
+    public ref Libc.IoUringSqe NextSqe()
+    {
+        if (_sqLocalTail - Volatile.Read(ref *_sqHead) >= Entries) Flush();
+        ref Libc.IoUringSqe sqe = ref _sqes[_sqLocalTail & _sqMask];
+        sqe = default;
+        _sqLocalTail++;
+        Volatile.Write(ref *_sqTail, _sqLocalTail);
+        _toSubmit++;
+        return ref sqe;
+    }
+
+    public bool HasPendingSubmissions => _toSubmit > 0;
+
+    /// <summary>Submits what is queued without waiting (the SQ was full).</summary>
+    void Flush()
+    {
+        int r = Native.UringEnter(_fd.Value, _toSubmit, 0, 0, null, 0);
+        if (r < 0) throw new SyscallException("io_uring_enter", Errno.Last);
+        _toSubmit -= (uint)r;
+    }
+
+    /// <summary>
+    /// Submits what is queued and waits up to <paramref name="timeoutMs"/> (-1: no limit) for
+    /// <paramref name="minComplete"/> completions (0: none, just run the ring's pending work).
+    /// Returns 0, or the errno of a failed wait (ETIME and EINTR are not failures: 0).
+    /// </summary>
+    public int Enter(uint minComplete, int timeoutMs, bool releasingCode = false)
+    {
+        Libc.Timespec ts = new() { Sec = Math.Max(0, timeoutMs) / 1000, Nsec = Math.Max(0, timeoutMs) % 1000 * 1_000_000L };
+        Libc.IoUringGeteventsArg arg = new() { Ts = timeoutMs >= 0 ? (ulong)&ts : 0 };
+        uint flags = Libc.IORING_ENTER_GETEVENTS | Libc.IORING_ENTER_EXT_ARG;
+        int r = releasingCode
+            ? Native.UringEnterReleasingCode(_fd.Value, _toSubmit, minComplete, flags, &arg, (nuint)sizeof(Libc.IoUringGeteventsArg))
+            : Native.UringEnter(_fd.Value, _toSubmit, minComplete, flags, &arg, (nuint)sizeof(Libc.IoUringGeteventsArg));
+        if (r >= 0)
+        {
+            _toSubmit -= (uint)r;
+            return 0;
+        }
+        int e = Errno.Last;
+        return e is Errno.ETIME or Errno.EINTR or Errno.EAGAIN or Errno.EBUSY ? 0 : e;
+    }
+
+    /// <summary>Hands every completion in the CQ ring to its handler; returns how many there were.</summary>
+    public int Dispatch()
+    {
+        int count = 0;
+        uint head = *_cqHead;
+        while (head != Volatile.Read(ref *_cqTail))
+        {
+            Libc.IoUringCqe cqe = _cqes[head & _cqMask];
+            Volatile.Write(ref *_cqHead, ++head); // the slot is free before the handler submits more
+            count++;
+            int slot = (int)(uint)cqe.UserData;
+            ICompletionHandler? h = slot < _used && _generations[slot] == (uint)(cqe.UserData >> 32) ? _handlers[slot] : null;
+            if (h is not null) h.OnCompletion(cqe.Res, cqe.Flags);
+            else if ((cqe.Flags & Libc.IORING_CQE_F_BUFFER) != 0) Buffers.Return(BufferId(cqe.Flags));
+        }
+        return count;
+    }
+
+    public static int BufferId(uint cqeFlags) => (int)(cqeFlags >> Libc.IORING_CQE_BUFFER_SHIFT);
+
+    /// <summary>Queues a cancel of the operations submitted with <paramref name="key"/> (its completion is ignored).</summary>
+    public void Cancel(ulong key)
+    {
+        ref Libc.IoUringSqe sqe = ref NextSqe();
+        sqe.Opcode = Libc.IORING_OP_ASYNC_CANCEL;
+        sqe.Fd = -1;
+        sqe.Addr = key;
+        sqe.UserData = 0; // slot 0 generation 0 never exists
+    }
+
+    public void Dispose()
+    {
+        if (_fd.IsClosed) return;
+        Buffers.Dispose();
+        Libc.munmap(_sqes, _sqesSize);
+        Libc.munmap(_sqRing, _sqRingSize);
+        _fd.Dispose();
+    }
+}
+
+/// <summary>
+/// A provided-buffer ring (IORING_REGISTER_PBUF_RING): <see cref="Count"/> buffers of
+/// <see cref="Size"/> bytes that the kernel picks from only when a read has data, so a read
+/// waiting on an idle pipe holds no memory, and a pod of idle containers costs no buffer at all.
+/// The memory is an anonymous mapping touched only by reads that happened. A read that finds no
+/// free buffer fails with ENOBUFS without consuming anything; its owner asks to be told
+/// (<see cref="WhenAvailable"/>) and tries again when one comes back.
+/// </summary>
+public sealed unsafe class ProvidedBuffers : IDisposable
+{
+    public const int Size = 64 * 1024;
+    public const int Count = 4;
+
+    readonly byte* _memory;
+    readonly Libc.IoUringBuf* _ring;
+    readonly nuint _ringSize = 4096;
+    ushort _tail;
+    readonly Queue<Action> _waiters = new();
+
+    public ushort Group { get; }
+
+    internal ProvidedBuffers(IoUring ring, ushort group)
+    {
+        Group = group;
+        _ring = (Libc.IoUringBuf*)Libc.mmap(null, _ringSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
+        if (_ring == Libc.MAP_FAILED) throw new SyscallException("mmap", Errno.Last, "io_uring buffer ring");
+        _memory = (byte*)Libc.mmap(null, (nuint)(Size * Count), Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
+        if (_memory == Libc.MAP_FAILED)
+        {
+            Libc.munmap(_ring, _ringSize);
+            throw new SyscallException("mmap", Errno.Last, "io_uring buffers");
+        }
+        var reg = new Libc.IoUringBufReg { RingAddr = (ulong)_ring, RingEntries = Count, Bgid = group };
+        if (Native.UringRegister(ring.Fd, Libc.IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
+        {
+            int e = Errno.Last;
+            Libc.munmap(_memory, (nuint)(Size * Count));
+            Libc.munmap(_ring, _ringSize);
+            throw new SyscallException("io_uring_register(PBUF_RING)", e);
+        }
+        for (int i = 0; i < Count; i++) Return(i);
+    }
+
+    /// <summary>The first <paramref name="length"/> bytes of buffer <paramref name="id"/>.</summary>
+    public Span<byte> Get(int id, int length) => new(_memory + (long)id * Size, length);
+
+    /// <summary>Gives buffer <paramref name="id"/> back to the kernel; the oldest waiter runs.</summary>
+    public void Return(int id)
+    {
+        ref Libc.IoUringBuf b = ref _ring[_tail & (Count - 1)];
+        b.Addr = (ulong)(_memory + (long)id * Size);
+        b.Len = Size;
+        b.Bid = (ushort)id;
+        _tail++;
+        Volatile.Write(ref *(ushort*)((byte*)_ring + 14), _tail);
+        if (_waiters.TryDequeue(out Action? retry)) retry();
+    }
+
+    /// <summary><paramref name="retry"/> runs once, when a buffer comes back.</summary>
+    public void WhenAvailable(Action retry) => _waiters.Enqueue(retry);
+
+    /// <summary>Drops the pages of buffers that are back (after a burst; an idle monitor keeps none).</summary>
+    public void Release() => Libc.madvise(_memory, (nuint)(Size * Count), Libc.MADV_DONTNEED);
+
+    public void Dispose()
+    {
+        Libc.munmap(_memory, (nuint)(Size * Count));
+        Libc.munmap(_ring, _ringSize);
+    }
+}
