@@ -6,8 +6,9 @@ namespace Podmon.Hosting;
 /// <summary>
 /// Gives memory back once the process has been quiet for a second after some activity (a burst of
 /// calls, a container started or gone): one blocking compacting full GC if enough was allocated
-/// since the last one, then the loop unmaps the executable's clean code pages before it blocks again
-/// (native/codepages.c).
+/// since the last one, then the pages of the io_uring's provided buffers (a stream touched them; no
+/// read holds one between loop iterations) go, and the loop unmaps the executable's clean code pages
+/// before it blocks again (native/codepages.c).
 /// Without it a burst leaves the GC heap's pages behind, and start-up leaves almost the whole binary
 /// mapped although an idle monitor runs a few pages of it.
 /// </summary>
@@ -57,6 +58,7 @@ public sealed class IdleCollector : ITimerHandler
             Arm(AfterCollectMs); // the finalizer thread wakes after a GC; release the code once it is done too
             return;
         }
+        _loop.Ring?.Buffers.Release();
         _loop.ReleaseCodeBeforeNextWait();
     }
 }

@@ -287,8 +287,19 @@ public sealed unsafe class ProvidedBuffers : IDisposable
     /// <summary><paramref name="retry"/> runs once, when a buffer comes back.</summary>
     public void WhenAvailable(Action retry) => _waiters.Enqueue(retry);
 
-    /// <summary>Drops the pages of buffers that are back (after a burst; an idle monitor keeps none).</summary>
+    /// <summary>Drops the buffers' pages (after a burst; an idle monitor keeps none). Only between loop iterations: no read holds a buffer then.</summary>
     public void Release() => Libc.madvise(_memory, (nuint)(Size * Count), Libc.MADV_DONTNEED);
+
+    /// <summary>How many bytes of the buffers are resident now (mincore).</summary>
+    public long ResidentBytes()
+    {
+        const int pages = Size * Count / 4096;
+        byte* vec = stackalloc byte[pages];
+        if (Libc.mincore(_memory, (nuint)(Size * Count), vec) < 0) return -1;
+        long n = 0;
+        for (int i = 0; i < pages; i++) n += vec[i] & 1;
+        return n * 4096;
+    }
 
     public void Dispose()
     {

@@ -109,5 +109,8 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int madvise(void* addr, nuint length, int advice);
 
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int mincore(void* addr, nuint length, byte* vec);
+
     public static readonly void* MAP_FAILED = (void*)-1;
 }

@@ -73,6 +73,27 @@ public sealed unsafe class IoUringTests : IDisposable
     }
 
     [Fact]
+    public void ProvidedBuffersHoldNoMemoryOnceReleased()
+    {
+        ProvidedBuffers buffers = _loop.Ring!.Buffers;
+        var (reader, w, sink) = NewReader();
+        byte[] data = RandomNumberGenerator.GetBytes(1 << 20);
+        Thread t = Writer(w, data, 65536);
+        t.Start();
+        RunUntil(() => !reader.IsOpen);
+        t.Join();
+        Assert.True(buffers.ResidentBytes() >= ProvidedBuffers.Size);
+        buffers.Release();
+        Assert.Equal(0, buffers.ResidentBytes());
+        var (again, w2, sink2) = NewReader(); // released buffers still serve reads
+        Libc.WriteAll(w2.Value, "after"u8);
+        w2.Dispose();
+        RunUntil(() => !again.IsOpen);
+        Assert.Equal("after"u8.ToArray(), sink2.Data.ToArray());
+        Assert.Equal(data, sink.Data.ToArray());
+    }
+
+    [Fact]
     public void MorePipesWithDataThanBuffersAreAllRead()
     {
         var readers = Enumerable.Range(0, ProvidedBuffers.Count * 3).Select(_ => NewReader()).ToList();
