@@ -16,7 +16,9 @@ namespace Podmon.Containers;
 /// </summary>
 sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
 {
-    internal const int HighWater = 256 * 1024, LowWater = 64 * 1024;
+    internal const int HighWater = 128 * 1024, LowWater = 32 * 1024;
+    // The most a client can have queued while the reads are paused: the high water plus the read that crossed it.
+    const int Backlog = HighWater + 2 * 64 * 1024;
     internal const int MaxQueued = 8 * 1024 * 1024;
     internal const int StallMs = 30_000;
 
@@ -24,8 +26,9 @@ sealed class AttachClient : IEventHandler, ITimerHandler, IDisposable
     readonly AttachHub _hub;
     readonly OwnedFd _fd;
     readonly Registration _reg;
-    // Keeps its buffer up to the backlog size while attached: a held-back stream fills and drains it over and over.
-    readonly OutboundBuffer _out = new(OutboundMode.Packets, new QueuePolicy(HighWater, LowWater, MaxQueued, StallMs), keepBytes: 2 * HighWater);
+    // One buffer of the backlog size, made when first needed and kept while attached: a held-back stream fills and
+    // drains it over and over, and growing to it by doubling would leave ~1 MB of garbage arrays behind.
+    readonly OutboundBuffer _out = new(OutboundMode.Packets, new QueuePolicy(HighWater, LowWater, MaxQueued, StallMs), keepBytes: Backlog, minBytes: Backlog);
     bool _inputEnded, _inputPaused, _closeAfterFlush;
     LoopTimer? _stall;
 

@@ -118,7 +118,8 @@ public sealed partial class OutputReader : IEventHandler, ITimerHandler, IDispos
     bool Pump(int maxReads, bool untilEmpty = false)
     {
         byte[] buf = Scratch.ReadBuffer;
-        for (int i = 0; i < maxReads && IsOpen; i++)
+        // a sink that paused us (an attach client fell behind) gets no more, except from a drain
+        for (int i = 0; i < maxReads && IsOpen && (untilEmpty || !_paused); i++)
         {
             nint n = Libc.Read(_fd.Value, buf);
             if (n > 0)

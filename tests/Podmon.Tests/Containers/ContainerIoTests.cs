@@ -111,6 +111,39 @@ public sealed class ContainerIoTests : IDisposable
         Assert.Throws<InvalidOperationException>(io.Gate.Release);
     }
 
+    sealed class HoldingSink : IOutputSink
+    {
+        public ContainerIo? Io;
+        public int Chunks;
+        public long Bytes;
+        public void OnOutput(Pipe pipe, ReadOnlySpan<byte> data)
+        {
+            if (Chunks++ == 0) Io!.Gate.Hold(); // an attach client fell behind on this very chunk
+            Bytes += data.Length;
+        }
+    }
+
+    [Fact]
+    public void AReaderHeldFromInsideItsSinkReadsNothingMoreUntilReleased()
+    {
+        var sink = new HoldingSink();
+        using var io = new ContainerIo(_loop, IoMode.Pipes, stdin: false, sink, _dir);
+        sink.Io = io;
+        int fd = io.ChildFds[1].ParentFd;
+        var writer = new Thread(() =>
+        {
+            try { Libc.WriteAll(fd, new byte[1 << 20]); }
+            catch (SyscallException) { } // the test failed and closed the pipe
+        });
+        writer.Start();
+        RunUntil(() => sink.Chunks == 1);
+        for (int i = 0; i < 10; i++) _loop.RunOnce(10);
+        Assert.Equal(1, sink.Chunks); // not the rest of the event's reads, nor the next rest's
+        io.Gate.Release();
+        RunUntil(() => sink.Bytes == 1 << 20);
+        writer.Join();
+    }
+
     [Fact]
     public void AttachClientsAreWaitedForOnlyOnceDone()
     {
