@@ -79,7 +79,7 @@ public sealed class Container : IChildExitHandler, IOutputSink
     public void Kill(int signal)
     {
         if (_pidfd is not null && !_pidfd.IsClosed) Native.PidfdSendSignal(_pidfd.Value, signal, 0);
-        else if (Pid > 0 && State == ContainerState.Running) Libc.kill(Pid, signal);
+        else if (Pid > 0 && State == ContainerState.Running && !_exiting) Libc.kill(Pid, signal); // reaped: the pid may be reused
     }
 
     /// <summary>
