@@ -287,6 +287,40 @@ def scale_memcg(binary, kind, n, rnd):
                 time.sleep(0.05)
 
 
+def scale_memcg_server(n, rnd):
+    """memcg charge (kB) of one podmon server and its watchdog serving n idle containers: the whole
+    pod's monitor, started inside a fresh cgroup (its start-up charged there too, nothing before it)."""
+    cg = memcg_new(f"{TAG}-s{n}-{rnd}")
+    d = tempfile.mkdtemp(prefix="pm-", dir=bl.WORK)
+    ids = [f"{TAG}-ms{n}-{rnd}-{i}" for i in range(n)]
+    pid = None
+    try:
+        before = memcg_read(cg)
+        subprocess.run(["/bin/sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec "$@"', "sh", bl.PODMON, "--runtime", bl.RUNC,
+                        "--runtime-dir", d, "--runtime-root", RROOT, "--log-driver", "none", "--cgroup-manager", "cgroupfs"], check=True)
+        pid = int(open(os.path.join(d, "pidfile")).read())
+        SERVERS.add(pid)
+        sock = os.path.join(d, "conmon.sock")
+        for cid in ids:
+            server_create(sock, cid, ["sleep", "3600"])
+            runc("start", cid)
+        time.sleep(SETTLE)
+        after = memcg_read(cg)
+        return {k: (after[k] - before[k]) / 1024 for k in after}
+    finally:
+        if pid is not None:
+            stop_server(d, pid)
+        for cid in ids:
+            cleanup(cid)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.rmdir(cg)
+                break
+            except OSError:
+                time.sleep(0.05)
+
+
 # ---------------------------------------------------------------- 3. launch
 
 def launch_times():
@@ -541,7 +575,7 @@ def main():
         },
         "idle": {"server": [], "conmon_mode": [], "conmon": []},
         "scale": {str(n): {"podmon": [], "conmon": []} for n in counts},
-        "memcg": {str(n): {"conmon_mode": [], "conmon": []} for n in counts},
+        "memcg": {str(n): {"conmon_mode": [], "conmon": [], "server": []} for n in counts},
     }
 
     def idle():
@@ -561,6 +595,7 @@ def main():
             for r in range(a.rounds):
                 data["memcg"][str(n)]["conmon_mode"].append(scale_memcg(bl.PODMON, "p", n, r))
                 data["memcg"][str(n)]["conmon"].append(scale_memcg(bl.CONMON, "c", n, r))
+                data["memcg"][str(n)]["server"].append(scale_memcg_server(n, r))
 
     step("idle memory", idle)
     step("memory vs container count", scale)

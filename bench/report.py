@@ -50,8 +50,8 @@ def summary(data):
                          "podmon_pss_all": pm, "conmon_pss_all": cm, "podmon_rss_all": pr, "conmon_rss_all": cr}
     s["memcg"] = {}
     for n, r in data.get("memcg", {}).items():
-        s["memcg"][n] = {f"{kind}_{k}": med([x[k] for x in r[kind]]) for kind in ("conmon_mode", "conmon")
-                         for k in ("usage", "anon", "kernel") if r[kind]}
+        s["memcg"][n] = {f"{kind}_{k}": med([x[k] for x in r[kind]]) for kind in ("conmon_mode", "conmon", "server")
+                         for k in ("usage", "anon", "kernel") if r.get(kind)}
     return s
 
 
@@ -103,6 +103,11 @@ def table(data):
         cell = lambda kind: f"{kb([x['usage'] for x in r[kind]])} (anon {v[kind + '_anon']:.0f}, kernel {v[kind + '_kernel']:.0f})"
         row(f"memcg charge per idle monitor, {n} monitor{'s' if n != '1' else ''} (conmon mode)", cell("conmon_mode"),
             cell("conmon"), ratio(v["conmon_mode_usage"], v["conmon_usage"]))
+        if r.get("server"):
+            k = int(n)
+            row(f"memcg charge, {n} container{'s' if n != '1' else ''} (server + watchdog, whole pod / {n} × conmon)",
+                f"{kb([x['usage'] for x in r['server']])} (anon {v['server_anon']:.0f}, kernel {v['server_kernel']:.0f})",
+                kb([x["usage"] * k for x in r["conmon"]]), ratio(v["server_usage"], v["conmon_usage"] * k))
     if "50" in s["scale"]:
         v = s["scale"]["50"]
         row("VmRSS, 50 running containers", kb(v["podmon_rss_all"]), kb(v["conmon_rss_all"]),
