@@ -78,7 +78,7 @@ public sealed unsafe class EventLoop : IDisposable
         {
             if (res < 0 && res != -Errno.ECANCELED)
             {
-                loop.FailRing($"poll on the epoll fd: {Errno.Describe(-res)}");
+                loop._ringFailure ??= $"poll on the epoll fd: {Errno.Describe(-res)}"; // after the batch: see WaitRing
                 return;
             }
             loop._epollReady = true;
@@ -88,6 +88,7 @@ public sealed unsafe class EventLoop : IDisposable
     }
 
     bool _epollReady;
+    string? _ringFailure;
     int _pollCompletions; // the epoll poll's own, not counted as work done
 
     internal void FailRing(string why)
@@ -237,16 +238,17 @@ public sealed unsafe class EventLoop : IDisposable
             failed = ring.Enter(1, timeout, releasingCode: true);
         }
         else failed = ring.Enter(block ? 1u : 0u, block ? timeout : 0);
-        int n = 0;
         _pollCompletions = 0;
-        try { n = ring.Dispatch(); }
-        catch (SyscallException e) when (Ring is not null)
+        // Every completion already posted reaches its handler while the ring is still theirs (a read
+        // that brought data must be delivered); a failure seen meanwhile is acted on after the batch.
+        int n = ring.Dispatch() - _pollCompletions;
+        if (failed != 0) _ringFailure ??= $"io_uring_enter: {Errno.Describe(failed)}";
+        if (ring.Failure != 0) _ringFailure ??= $"io_uring_enter (submitting): {Errno.Describe(ring.Failure)}";
+        if (_ringFailure is { } why)
         {
-            // a handler could not submit (the ring is broken): go back to epoll
-            FailRing(e.Message);
+            _ringFailure = null;
+            FailRing(why);
         }
-        if (failed != 0) FailRing($"io_uring_enter: {Errno.Describe(failed)}");
-        n -= _pollCompletions;
         if (!_epollReady || Ring is null) return n;
         int events = Libc.epoll_wait(_epoll.Value, _events, BatchSize, 0);
         if (events < 0 && Errno.Last != Errno.EINTR) throw new SyscallException("epoll_wait", Errno.Last);

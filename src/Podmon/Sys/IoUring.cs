@@ -142,10 +142,23 @@ public sealed unsafe class IoUring : IDisposable
         _free.Push(slot);
     }
 
-    /// <summary>The next free SQE, zeroed; submitted with the next <see cref="Enter"/>.</summary>
+    Libc.IoUringSqe _discarded;
+
+    /// <summary>The errno that broke the ring (a submission failed), or 0. The loop then leaves it for epoll.</summary>
+    public int Failure { get; private set; }
+
+    /// <summary>
+    /// The next free SQE, zeroed; submitted with the next <see cref="Enter"/>. If the SQ is full and
+    /// cannot be submitted, the ring is broken (<see cref="Failure"/>) and the SQE goes nowhere: the
+    /// operation never happens, which its owner sees when the loop moves it to epoll.
+    /// </summary>
     public ref Libc.IoUringSqe NextSqe()
     {
-        if (_sqLocalTail - Volatile.Read(ref *_sqHead) >= Entries) Flush();
+        if (_sqLocalTail - Volatile.Read(ref *_sqHead) >= Entries && !Flush())
+        {
+            _discarded = default;
+            return ref _discarded;
+        }
         ref Libc.IoUringSqe sqe = ref _sqes[_sqLocalTail & _sqMask];
         sqe = default;
         _sqLocalTail++;
@@ -156,12 +169,20 @@ public sealed unsafe class IoUring : IDisposable
 
     public bool HasPendingSubmissions => _toSubmit > 0;
 
-    /// <summary>Submits what is queued without waiting (the SQ was full).</summary>
-    void Flush()
+    /// <summary>Tests: the ring breaks as if a submission had failed with <paramref name="errno"/>.</summary>
+    internal void Break(int errno) => Failure = errno;
+
+    /// <summary>Submits what is queued without waiting (the SQ was full); false if the ring is broken.</summary>
+    bool Flush()
     {
-        int r = Native.UringEnter(_fd.Value, _toSubmit, 0, 0, null, 0);
-        if (r < 0) throw new SyscallException("io_uring_enter", Errno.Last);
+        int r = Failure == 0 ? Native.UringEnter(_fd.Value, _toSubmit, 0, 0, null, 0) : -1;
+        if (r < 0)
+        {
+            if (Failure == 0) Failure = Errno.Last;
+            return false;
+        }
         _toSubmit -= (uint)r;
+        return _sqLocalTail - Volatile.Read(ref *_sqHead) < Entries;
     }
 
     /// <summary>

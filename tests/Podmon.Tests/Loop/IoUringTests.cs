@@ -173,6 +173,21 @@ public sealed unsafe class IoUringTests : IDisposable
         Assert.Equal("late"u8.ToArray(), idleSink.Data.ToArray());
     }
 
+    [Fact]
+    public void ARingThatBreaksDeliversWhatItAlreadyReadThenMovesToEpoll()
+    {
+        var readers = Enumerable.Range(0, 3).Select(_ => NewReader()).ToList();
+        byte[] data = RandomNumberGenerator.GetBytes(40 * 1024);
+        foreach (var (_, w, _) in readers) Libc.WriteAll(w.Value, data); // the reads waiting on the ring complete in the next wait
+        _loop.Ring!.Break(Errno.ENOMEM);
+        _loop.RunOnce(100);
+        Assert.Null(_loop.Ring);
+        Assert.All(readers, r => Assert.False(r.Reader.OnRing));
+        foreach (var (_, w, _) in readers) w.Dispose();
+        RunUntil(() => readers.All(r => !r.Reader.IsOpen));
+        Assert.All(readers, r => Assert.Equal(data, r.Sink.Data.ToArray()));
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
