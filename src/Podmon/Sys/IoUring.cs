@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Podmon.Sys;
 
-/// <summary>Told of the completion of an operation submitted with its <see cref="IoUring.Key"/>.</summary>
+/// <summary>Told of the completion of an operation submitted with the key <see cref="IoUring.Register"/> gave it.</summary>
 public interface ICompletionHandler
 {
     /// <param name="res">The result: bytes, 0, or a negated errno.</param>
@@ -25,8 +25,8 @@ public sealed unsafe class IoUring : IDisposable
     const uint Entries = 64;
 
     readonly OwnedFd _fd;
-    readonly byte* _sqRing, _cqRing;
-    readonly nuint _sqRingSize, _cqRingSize, _sqesSize;
+    readonly byte* _rings; // SQ and CQ ring in one mapping (IORING_FEAT_SINGLE_MMAP)
+    readonly nuint _ringsSize, _sqesSize;
     readonly Libc.IoUringSqe* _sqes;
     readonly uint* _sqHead, _sqTail, _cqHead, _cqTail;
     readonly uint _sqMask, _cqMask;
@@ -46,24 +46,20 @@ public sealed unsafe class IoUring : IDisposable
     IoUring(OwnedFd fd, in Libc.IoUringParams p)
     {
         _fd = fd;
-        _sqRingSize = p.SqOff.Array + p.SqEntries * sizeof(uint);
-        _cqRingSize = p.CqOff.Cqes + p.CqEntries * (uint)sizeof(Libc.IoUringCqe);
-        nuint ringSize = Math.Max(_sqRingSize, _cqRingSize); // FEAT_SINGLE_MMAP: one mapping holds both
-        _sqRingSize = _cqRingSize = ringSize;
-        _sqRing = Map(ringSize, Libc.IORING_OFF_SQ_RING, "SQ/CQ rings");
-        _cqRing = _sqRing;
+        _ringsSize = Math.Max(p.SqOff.Array + p.SqEntries * sizeof(uint), p.CqOff.Cqes + p.CqEntries * (uint)sizeof(Libc.IoUringCqe));
+        _rings = Map(_ringsSize, Libc.IORING_OFF_SQ_RING, "SQ/CQ rings");
         _sqesSize = p.SqEntries * (uint)sizeof(Libc.IoUringSqe);
         _sqes = (Libc.IoUringSqe*)Map(_sqesSize, Libc.IORING_OFF_SQES, "SQEs");
-        _sqHead = (uint*)(_sqRing + p.SqOff.Head);
-        _sqTail = (uint*)(_sqRing + p.SqOff.Tail);
-        _sqMask = *(uint*)(_sqRing + p.SqOff.RingMask);
-        uint* array = (uint*)(_sqRing + p.SqOff.Array);
+        _sqHead = (uint*)(_rings + p.SqOff.Head);
+        _sqTail = (uint*)(_rings + p.SqOff.Tail);
+        _sqMask = *(uint*)(_rings + p.SqOff.RingMask);
+        uint* array = (uint*)(_rings + p.SqOff.Array);
         for (uint i = 0; i < p.SqEntries; i++) array[i] = i;
         _sqLocalTail = *_sqTail;
-        _cqHead = (uint*)(_cqRing + p.CqOff.Head);
-        _cqTail = (uint*)(_cqRing + p.CqOff.Tail);
-        _cqMask = *(uint*)(_cqRing + p.CqOff.RingMask);
-        _cqes = (Libc.IoUringCqe*)(_cqRing + p.CqOff.Cqes);
+        _cqHead = (uint*)(_rings + p.CqOff.Head);
+        _cqTail = (uint*)(_rings + p.CqOff.Tail);
+        _cqMask = *(uint*)(_rings + p.CqOff.RingMask);
+        _cqes = (Libc.IoUringCqe*)(_rings + p.CqOff.Cqes);
         Buffers = new ProvidedBuffers(this, group: 0);
     }
 
@@ -242,7 +238,7 @@ public sealed unsafe class IoUring : IDisposable
         if (_fd.IsClosed) return;
         Buffers.Dispose();
         Libc.munmap(_sqes, _sqesSize);
-        Libc.munmap(_sqRing, _sqRingSize);
+        Libc.munmap(_rings, _ringsSize);
         _fd.Dispose();
     }
 }
