@@ -225,6 +225,17 @@ def memcg_read(d):
     return {"usage": int(open(d + "/memory.current").read()), "anon": int(st["anon"]), "kernel": int(st.get("kernel", 0))}
 
 
+def memcg_remove(cg):
+    """Removes a bench cgroup once its last process is gone (within 5 s)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.rmdir(cg)
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
 def launch_charged(argv, cg):
     """Like podman: start pipe, the launcher moved into cg, then the start byte; returns the sync pipe's pid."""
     r, w = os.pipe()
@@ -278,13 +289,7 @@ def scale_memcg(binary, kind, n, rnd):
         return {k: (after[k] - before[k]) / 1024 / n for k in after}
     finally:
         kill_monitored(ids, pids)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.05)
+        memcg_remove(cg)
 
 
 def scale_memcg_server(n, rnd):
@@ -312,13 +317,7 @@ def scale_memcg_server(n, rnd):
             stop_server(d, pid)
         for cid in ids:
             cleanup(cid)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                os.rmdir(cg)
-                break
-            except OSError:
-                time.sleep(0.05)
+        memcg_remove(cg)
 
 
 # ---------------------------------------------------------------- 3. launch
