@@ -76,13 +76,13 @@ public sealed unsafe class EventLoop : IDisposable
 
         public void OnCompletion(int res, uint flags)
         {
+            loop._pollCompletions++;
             if (res < 0 && res != -Errno.ECANCELED)
             {
                 loop._ringFailure ??= $"poll on the epoll fd: {Errno.Describe(-res)}"; // after the batch: see WaitRing
                 return;
             }
             loop._epollReady = true;
-            loop._pollCompletions++;
             if ((flags & Libc.IORING_CQE_F_MORE) == 0 && loop.Ring is not null) Arm();
         }
     }
