@@ -1,5 +1,5 @@
 """Shared helpers for podmon's benchmarks: process memory, busybox bundles, conmon launches."""
-import ctypes, json, os, shutil, signal, statistics, subprocess, tempfile, time
+import contextlib, ctypes, json, os, shutil, signal, statistics, subprocess, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PODMON = os.environ.get("PODMON_BINARY", os.path.join(ROOT, "artifacts", "podmon"))
@@ -156,3 +156,52 @@ def stop_server(d, pid, servers):
     time.sleep(0.05)
     reap()
     shutil.rmtree(d, ignore_errors=True)
+
+
+# The IO paths podmon is measured on (PODMON_IO, README "IO backends").
+IO_PATHS = ("epoll", "io_uring")
+
+
+@contextlib.contextmanager
+def io_path(io):
+    """PODMON_IO=io (None: left as it is) in the environment every podmon started meanwhile inherits."""
+    old = os.environ.get("PODMON_IO")
+    if io:
+        os.environ["PODMON_IO"] = io
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PODMON_IO", None)
+        else:
+            os.environ["PODMON_IO"] = old
+
+
+def log_patterns(nbytes):
+    """What a log bench's container runs to write nbytes to stdout, by pattern name."""
+    return {
+        "nolf": "dd if=/dev/zero bs=65536 count=%d 2>/dev/null | tr '\\0' x" % (nbytes // 65536),
+        "lines100": "yes %s | head -c %d" % ("x" * 99, nbytes),
+        # as fast as a writer goes: 1 MiB writes of zeros, no newline (the monitor is the bottleneck)
+        "fast": "dd if=/dev/zero bs=1048576 count=%d 2>/dev/null" % (nbytes // 1048576),
+    }
+
+
+def teardown(servers, created, cleanup):
+    """End of a bench, whatever happened: servers stopped, containers removed, WORK and the bench cgroups gone."""
+    for pid in list(servers):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    time.sleep(0.2)
+    for cid in list(created):
+        cleanup(cid)
+    time.sleep(0.2)
+    reap()
+    shutil.rmtree(WORK, ignore_errors=True)
+    for ctl in os.listdir("/sys/fs/cgroup"):
+        try:
+            os.rmdir(f"/sys/fs/cgroup/{ctl}/podmon-bench")  # only if empty (others may use it)
+        except OSError:
+            pass

@@ -457,14 +457,9 @@ def rpc_cpu():
 # ---------------------------------------------------------------- 6. logs
 
 NBYTES = a.log_mb * 1024 * 1024
-PATTERNS = {
-    "nolf": "dd if=/dev/zero bs=65536 count=%d 2>/dev/null | tr '\\0' x" % (NBYTES // 65536),
-    "lines100": "yes %s | head -c %d" % ("x" * 99, NBYTES),
-    # a writer as fast as they come (1 MiB writes of zeros): the monitor is the bottleneck
-    "fast": "dd if=/dev/zero bs=1048576 count=%d 2>/dev/null" % (NBYTES // 1048576),
-}
+PATTERNS = bl.log_patterns(NBYTES)
 # conmon-mode monitors on each IO path (PODMON_IO), the server on the default one
-IO_PATHS = ("epoll", "io_uring")
+IO_PATHS = bl.IO_PATHS
 
 
 def log_server(pattern, i):
@@ -490,12 +485,10 @@ def log_monitor(binary, kind, pattern, i, io=None):
     zombie's utime + stime (10 ms ticks): every thread, io_uring's kernel workers included, and
     not the children it reaped (wait4's rusage would add the container's own CPU)."""
     cid = f"{TAG}-l{kind}-{pattern}-{i}"
-    env = os.environ.get("PODMON_IO")
     try:
-        if io:
-            os.environ["PODMON_IO"] = io
         w = ExitWatch(EXITS)
-        _, mpid = launch_monitor(binary, cid, ["sh", "-c", PATTERNS[pattern]])
+        with bl.io_path(io):
+            _, mpid = launch_monitor(binary, cid, ["sh", "-c", PATTERNS[pattern]])
         t0 = time.perf_counter()
         runc("start", cid)
         wall = w.wait(cid) - t0
@@ -507,10 +500,6 @@ def log_monitor(binary, kind, pattern, i, io=None):
         check_log(cid)
         return cpu, wall
     finally:
-        if env is None:
-            os.environ.pop("PODMON_IO", None)
-        else:
-            os.environ["PODMON_IO"] = env
         cleanup(cid)
         reap()
 
@@ -623,21 +612,7 @@ def gates(data):
 try:
     result = main()
 finally:
-    for spid in list(SERVERS):
-        try:
-            os.kill(spid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    time.sleep(0.2)
-    for c in list(CREATED):
-        cleanup(c)
-    reap()
-    shutil.rmtree(bl.WORK, ignore_errors=True)
-    for ctl in os.listdir("/sys/fs/cgroup"):
-        try:
-            os.rmdir(f"/sys/fs/cgroup/{ctl}/podmon-bench")
-        except OSError:
-            pass
+    bl.teardown(SERVERS, CREATED, cleanup)
 
 os.makedirs(a.out, exist_ok=True)
 paths = report.write_all(result, a.out)

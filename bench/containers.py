@@ -446,12 +446,7 @@ def bench_exec():
 # ---------------------------------------------------------------- 4. log
 
 NBYTES = a.log_mb * 1024 * 1024
-PATTERNS = {
-    "nolf": "dd if=/dev/zero bs=65536 count=%d 2>/dev/null | tr '\\0' x" % (NBYTES // 65536),
-    "lines100": "yes %s | head -c %d" % ("x" * 99, NBYTES),
-    # as fast as a writer goes: 1 MiB writes of zeros, no newline (the monitor is the bottleneck)
-    "fast": "dd if=/dev/zero bs=1048576 count=%d 2>/dev/null" % (NBYTES // 1048576),
-}
+PATTERNS = bl.log_patterns(NBYTES)
 
 
 def expected_sha(pattern):
@@ -596,20 +591,13 @@ def log_floor(pattern):
     return ru.ru_utime + ru.ru_stime
 
 
-IO_PATHS = ("epoll", "io_uring")
+IO_PATHS = bl.IO_PATHS
 
 
 def with_io(io, fn, *args, **kw):
-    """Runs fn with PODMON_IO=io in the environment the podmon it starts inherits."""
-    old = os.environ.get("PODMON_IO")
-    os.environ["PODMON_IO"] = io
-    try:
+    """fn(*args, **kw) with PODMON_IO=io for the podmon it starts."""
+    with bl.io_path(io):
         return fn(*args, **kw)
-    finally:
-        if old is None:
-            os.environ.pop("PODMON_IO", None)
-        else:
-            os.environ["PODMON_IO"] = old
 
 
 def syscalls_per_mib(summary):
@@ -700,20 +688,5 @@ def main():
 try:
     main()
 finally:
-    for pid in list(SERVERS):
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    time.sleep(0.2)
-    for cid in list(CREATED):
-        cleanup(cid)
-    time.sleep(0.2)
-    reap()
-    shutil.rmtree(bl.WORK, ignore_errors=True)
-    for ctl in os.listdir("/sys/fs/cgroup"):
-        try:
-            os.rmdir(f"/sys/fs/cgroup/{ctl}/podmon-bench")  # only if empty (others may use it)
-        except OSError:
-            pass
+    bl.teardown(SERVERS, CREATED, cleanup)
     print("\n".join(OUT))
