@@ -1,5 +1,4 @@
 using Podmon.Diagnostics;
-using Podmon.Loop;
 using Podmon.Sys;
 
 namespace Podmon.Containers;
@@ -77,12 +76,7 @@ public sealed partial class OutputReader : ICompletionHandler
     /// <summary>A full buffer: more is waiting, read again now. A short one: rest if the output is a stream.</summary>
     void AfterRead(bool full)
     {
-        long now = Libc.MonotonicMs();
-        bool streaming = full || _rested || now - _lastWakeMs <= BatchMs;
-        _rested = false;
-        _lastWakeMs = now;
-        if (!full && streaming && !_paused && !_cannotBatch && StartBatching())
-            _loop.Timers.Schedule(_rest ??= new LoopTimer(this), now + BatchMs);
+        if (Woke(moreWaiting: full) && !full && !_paused && !_cannotBatch && StartBatching()) Rest();
         else SubmitRead();
     }
 

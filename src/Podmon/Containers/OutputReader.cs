@@ -57,16 +57,24 @@ public sealed partial class OutputReader : IEventHandler, ITimerHandler, IDispos
     {
         // More than one event's worth was queued: come back at once (level-triggered), no rest.
         if (!Pump(ReadsPerEvent) || !IsOpen || _cannotBatch) return;
-        long now = Libc.MonotonicMs();
-        bool streaming = _rested || now - _lastWakeMs <= BatchMs; // ready again at the end of a rest: still streaming
-        _rested = false;
-        _lastWakeMs = now;
-        if (streaming && !_paused && StartBatching())
+        if (Woke(moreWaiting: false) && !_paused && StartBatching())
         {
             _loop.Modify(_reg, 0); // rest: EPOLLHUP/ERR still wake us, EPOLLIN does not
-            _loop.Timers.Schedule(_rest ??= new LoopTimer(this), now + BatchMs);
+            Rest();
         }
     }
+
+    /// <summary>Output came: true if it is a stream (ready again within <see cref="BatchMs"/>, or at the end of a rest, or <paramref name="moreWaiting"/>).</summary>
+    bool Woke(bool moreWaiting)
+    {
+        long now = Libc.MonotonicMs();
+        bool streaming = moreWaiting || _rested || now - _lastWakeMs <= BatchMs;
+        _rested = false;
+        _lastWakeMs = now;
+        return streaming;
+    }
+
+    void Rest() => _loop.Timers.Schedule(_rest ??= new LoopTimer(this), _lastWakeMs + BatchMs);
 
     /// <summary>A stream needs room to queue up while we rest; ptys and a refused size do not batch.</summary>
     bool StartBatching()

@@ -116,7 +116,7 @@ public sealed class ContainerLog : IDisposable
     {
         if (loop.Ring is { } ring)
         {
-            RingLogSync.Start(loop, ring, [.. _writers.Select(w => w.OutputFile).OfType<LogFile>()], done);
+            RingLogSync.Start(loop, ring, _writers.Select(w => w.OutputFile).OfType<LogFile>(), Sync, done);
             return;
         }
         Sync();

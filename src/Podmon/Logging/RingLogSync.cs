@@ -9,31 +9,30 @@ namespace Podmon.Logging;
 /// which the kernel runs on its io-wq workers): the loop goes on serving the pod's other
 /// containers and clients while the disk catches up, instead of stopping for each file, and
 /// <c>done</c> (the exit files) runs once every file is durable. A sync failure is logged as
-/// <see cref="ContainerLog.Sync"/> logs it. If the ring fails meanwhile, the files are synced
-/// here the blocking way and <c>done</c> still runs once.
+/// <see cref="ContainerLog.Sync()"/> logs it. If the ring fails meanwhile, the files are synced
+/// the blocking way (<c>syncBlocking</c>) and <c>done</c> still runs once.
 /// </summary>
 sealed class RingLogSync : ICompletionHandler
 {
     readonly EventLoop _loop;
     readonly IoUring _ring;
-    readonly LogFile[] _files;
-    readonly Action _done;
+    readonly Action _syncBlocking, _done;
     readonly ulong _key;
     int _pending;
     bool _finished;
 
-    RingLogSync(EventLoop loop, IoUring ring, LogFile[] files, Action done)
+    RingLogSync(EventLoop loop, IoUring ring, Action syncBlocking, Action done)
     {
         _loop = loop;
         _ring = ring;
-        _files = files;
+        _syncBlocking = syncBlocking;
         _done = done;
         _key = ring.Register(this);
     }
 
-    public static void Start(EventLoop loop, IoUring ring, LogFile[] files, Action done)
+    public static void Start(EventLoop loop, IoUring ring, IEnumerable<LogFile> files, Action syncBlocking, Action done)
     {
-        var sync = new RingLogSync(loop, ring, files, done);
+        var sync = new RingLogSync(loop, ring, syncBlocking, done);
         foreach (LogFile f in files)
         {
             int fd;
@@ -54,7 +53,7 @@ sealed class RingLogSync : ICompletionHandler
             sync.Finish();
             return;
         }
-        loop.RingFailed += sync.SyncBlocking;
+        loop.RingFailed += sync.RingFailed;
     }
 
     public void OnCompletion(int res, uint flags)
@@ -63,13 +62,9 @@ sealed class RingLogSync : ICompletionHandler
         if (--_pending == 0) Finish();
     }
 
-    void SyncBlocking()
+    void RingFailed()
     {
-        foreach (LogFile f in _files)
-        {
-            try { f.Sync(); }
-            catch (Exception e) { Log.Error($"container log sync: {ErrorText.Describe(e)}"); }
-        }
+        _syncBlocking();
         Finish();
     }
 
@@ -77,7 +72,7 @@ sealed class RingLogSync : ICompletionHandler
     {
         if (_finished) return;
         _finished = true;
-        _loop.RingFailed -= SyncBlocking;
+        _loop.RingFailed -= RingFailed;
         _ring.Unregister(_key);
         _done();
     }
