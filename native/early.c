@@ -6,7 +6,8 @@
  *    exists leaves a child without its finalizer thread;
  *  - in conmon mode, waits for the start byte (_OCI_STARTPIPE) like conmon, then forks: the
  *    launcher waits for the daemon's "ready" (arguments parsed, --conmon-pidfile written) and
- *    exits; the daemon keeps the sync/start/attach fds (3, 4, 5) and continues into Main.
+ *    exits; the daemon keeps the sync/start/attach fds (3, 4, 5) and continues into Main. With
+ *    conmon's --sync (CRI-O's exec-sync) there is no fork: the process the engine started monitors.
  *
  * Mode rule (pm_classify_args; README "Modes"):
  *  1. `--version`, `--help`, … : no fork (the managed side prints and exits); `pause` runs in
@@ -110,6 +111,16 @@ static void launcher_wait(int rfd, pid_t pid) {
     _exit(1);
 }
 
+/* conmon's --sync (CRI-O's exec-sync monitors): "keep the main conmon process as its child by
+   only forking once": no launcher, the engine waits for this process and reads its exit status. */
+static int has_sync_flag(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--")) break;
+        if (!strcmp(argv[i], "--sync")) return 1;
+    }
+    return 0;
+}
+
 /* conmon's passthrough log driver (`-l passthrough`): the container gets the monitor's own stdio. */
 static int has_passthrough_log(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
@@ -185,6 +196,13 @@ static void conmon_daemonize(int argc, char **argv) {
     int keep_stdio = has_passthrough_log(argc, argv);
     int start_fd = s && *s ? atoi(s) : -1;
     set_conmon_gc_knobs(); /* before the fork: the daemon's runtime reads them */
+    if (has_sync_flag(argc, argv)) {
+        /* No fork: this process is the monitor. Its stdio stays until Main has checked the command
+           line (conmon prints those errors to the engine's stderr too), then goes to /dev/null. */
+        if (start_fd >= 0) wait_start_byte(start_fd);
+        setsid();
+        return;
+    }
     const char *early = getenv("PODMON_EARLY_START");
     if (start_fd < 0 || (early && is_falsy(early))) {
         if (start_fd >= 0) wait_start_byte(start_fd);

@@ -41,9 +41,11 @@ public sealed class ConmonMonitor
     {
         SyncPipe pipes = SyncPipe.FromEnvironment();
         ConmonMonitor m;
+        var o = new ConmonOptions();
         try
         {
-            ConmonOptions o = ConmonCommandLine.Parse(args);
+            try { ConmonCommandLine.Parse(args, o); }
+            finally { pipes.UseDialect(o.ApiVersion, o.Exec); } // what was read before an error picks the key
             o.Validate();
             Log.Configure(o.Syslog ? LogDriverKind.Systemd : LogDriverKind.None, o.LogLevel);
             m = new ConmonMonitor(o, pipes);
@@ -59,6 +61,7 @@ public sealed class ConmonMonitor
             return 1;
         }
         if (readyFd >= 0) MonitorHost.NotifyLauncher(readyFd, "ready\n");
+        else if (o.Sync && !o.Logs.Exists(l => l.Driver == "passthrough")) DisconnectStdio(); // native/early.c kept them for the errors above
         return m.Serve();
     }
 
@@ -77,7 +80,7 @@ public sealed class ConmonMonitor
         try
         {
             CreateRequest req = ConmonRequest.Build(_o, _pipes, _o.Exec ? AnnounceExecAttach : null);
-            if (!req.PassthroughStdio) _fifos = new ControlFifos(_loop, _o.Bundle!, Resize, ReopenLogs);
+            if (!req.PassthroughStdio && _o.Bundle is { } bundle) _fifos = new ControlFifos(_loop, bundle, Resize, ReopenLogs);
             _create = _engine.Create(req, OnCreated);
             if (req.PassthroughStdio) DisconnectStdio(); // the runtime has them now
         }
@@ -117,7 +120,8 @@ public sealed class ConmonMonitor
             return;
         }
         _container = _engine.Find(_o.Cid!);
-        _pipes.Report(r.ContainerPid);
+        // conmon: a legacy (no --api-version) exec monitor sends one value only, the exit code.
+        if (_o.ApiVersion >= 1 || !_o.Exec) _pipes.Report(r.ContainerPid);
         _host.Idle.NoteActivity();
         if (_o.TimeoutSec > 0)
             _loop.Timers.Schedule(() => _container?.KillForTimeout(), Libc.MonotonicMs() + _o.TimeoutSec * 1000L);

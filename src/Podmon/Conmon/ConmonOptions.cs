@@ -7,7 +7,7 @@ namespace Podmon.ConmonCli;
 /// <summary>One `-l` value: `k8s-file:PATH` (or a bare PATH), `journald:[TAG]`, `passthrough`, `none`.</summary>
 public sealed record ConmonLogSpec(string Driver, string? Path);
 
-/// <summary>The C conmon command line (API version 1, as podman and CRI-O pass it).</summary>
+/// <summary>The C conmon command line: podman's (--api-version 1) and CRI-O's (no API version, --sync for exec).</summary>
 public sealed class ConmonOptions
 {
     public bool Version { get; set; }
@@ -42,6 +42,8 @@ public sealed class ConmonOptions
     public bool LeaveStdinOpen { get; set; }
     public bool Exec { get; set; }
     public bool ExecAttach { get; set; }
+    /// <summary>--sync: the monitor is the process the engine started (no fork), and the engine waits for it to exit.</summary>
+    public bool Sync { get; set; }
     public string? ExecProcessSpec { get; set; }
     public bool SystemdCgroup { get; set; }
     public bool NoPivot { get; set; }
@@ -62,7 +64,10 @@ public sealed class ConmonOptions
         if (!Exec && ExecAttach) throw new UsageException("Attach can only be specified with exec");
         if (Exec && ExecProcessSpec is null) throw new UsageException("Exec process spec path not provided. Use --exec-process-spec");
         if (Exec && Restore is not null) throw new UsageException("Cannot use 'exec' and 'restore' at the same time");
-        Bundle ??= Environment.CurrentDirectory;
+        if (ApiVersion < 1 && ExecAttach) throw new UsageException("Attach can only be specified for a non-legacy exec session");
+        // conmon: an exec monitor without -b has no bundle, so no attach socket and no control
+        // FIFOs (CRI-O's exec-sync monitors: the container's own stay untouched).
+        if (!Exec) Bundle ??= Environment.CurrentDirectory;
         ContainerPidfile ??= Path.Combine(Environment.CurrentDirectory, $"pidfile-{Cid}");
     }
 }
@@ -109,6 +114,7 @@ public static class ConmonCommandLine
         ["leave-stdin-open"] = (Kind.Flag, (o, _) => o.LeaveStdinOpen = true),
         ["exec"] = (Kind.Flag, (o, _) => o.Exec = true),
         ["exec-attach"] = (Kind.Flag, (o, _) => o.ExecAttach = true),
+        ["sync"] = (Kind.Flag, (o, _) => o.Sync = true),
         ["exec-process-spec"] = (Kind.Value, (o, v) => o.ExecProcessSpec = v),
         ["systemd-cgroup"] = (Kind.Flag, (o, _) => o.SystemdCgroup = true),
         ["no-pivot"] = (Kind.Flag, (o, _) => o.NoPivot = true),
@@ -133,9 +139,11 @@ public static class ConmonCommandLine
         ['s'] = "systemd-cgroup", ['e'] = "exec", ['l'] = "log-path", ['T'] = "timeout",
     };
 
-    public static ConmonOptions Parse(IReadOnlyList<string> args)
+    public static ConmonOptions Parse(IReadOnlyList<string> args) => Parse(args, new ConmonOptions());
+
+    /// <summary>Parses into <paramref name="o"/>, which keeps what was read before a <see cref="UsageException"/>.</summary>
+    public static ConmonOptions Parse(IReadOnlyList<string> args, ConmonOptions o)
     {
-        var o = new ConmonOptions();
         for (int i = 0; i < args.Count; i++)
         {
             string a = args[i];

@@ -15,7 +15,7 @@ static class ConmonRequest
 {
     public static CreateRequest Build(ConmonOptions o, SyncPipe pipes, Action? beforeRuntime)
     {
-        string bundle = o.Bundle!;
+        string? bundle = o.Bundle; // null: an exec monitor started without -b (CRI-O's exec-sync)
         var drivers = new List<LogDriverConfig>();
         bool passthrough = false;
         ulong max = o.LogSizeMax > 0 ? (ulong)Math.Max(o.LogSizeMax, (long)ContainerLog.MinMaxSize) : 0;
@@ -40,10 +40,11 @@ static class ConmonRequest
         if (o.NoPivot) commandArgs.Add("--no-pivot");
         if (o.NoNewKeyring) commandArgs.Add("--no-new-keyring");
         // restore: runc returns once the container runs; CRIU works (and logs) in the bundle.
-        if (o.Restore is { } image) commandArgs.AddRange(["--detach", "--image-path", image, "--work-path", bundle]);
+        if (o.Restore is { } image) commandArgs.AddRange(["--detach", "--image-path", image, "--work-path", bundle!]);
         if (!o.Exec) commandArgs.AddRange(o.RuntimeOpts); // conmon passes --runtime-opt to create/restore too
         string cid = o.Cid!;
-        var oom = new List<string> { Path.Combine(bundle, "oom") };
+        var oom = new List<string>();
+        if (bundle is not null) oom.Add(Path.Combine(bundle, "oom"));
         if (o.PersistDir is { } pd) oom.Add(Path.Combine(pd, "oom"));
         return new CreateRequest
         {
@@ -51,7 +52,9 @@ static class ConmonRequest
             BundlePath = bundle,
             PidFile = o.ContainerPidfile,
             Terminal = o.Terminal,
-            Stdin = o.Stdin,
+            // conmon: with a terminal, attach input always goes to the pty master, -i or not
+            // (CRI-O passes -t alone for a tty container; `crictl attach -i` must reach its shell).
+            Stdin = o.Stdin || o.Terminal,
             ExitPaths = ExitPaths(o),
             OomExitPaths = oom,
             LogDrivers = drivers,
@@ -60,7 +63,7 @@ static class ConmonRequest
             CgroupManager = o.SystemdCgroup ? CgroupManager.Systemd : CgroupManager.Cgroupfs,
             ExecProcessSpec = o.Exec ? o.ExecProcessSpec : null,
             ExecArgs = [.. o.RuntimeOpts],
-            AttachSocketPath = passthrough ? null : AttachPath(o),
+            AttachSocketPath = passthrough || bundle is null ? null : AttachPath(o, bundle),
             PassthroughStdio = passthrough,
             Restore = o.Restore is not null,
             AttachStopAfterStdinEof = o.Stdin && !o.LeaveStdinOpen,
@@ -95,9 +98,8 @@ static class ConmonRequest
     /// &lt;bundle&gt;/attach (--full-attach, or no --socket-dir-path); otherwise conmon's layout:
     /// DIR/&lt;cuuid&gt; is a symlink to the bundle and the socket is bound through it.
     /// </summary>
-    static string AttachPath(ConmonOptions o)
+    static string AttachPath(ConmonOptions o, string bundle)
     {
-        string bundle = o.Bundle!;
         if (o.FullAttach || o.SocketDirPath is null) return Path.Combine(bundle, "attach");
         string name = o.Cuuid ?? o.Cid!;
         string link = Path.Combine(o.SocketDirPath, name);

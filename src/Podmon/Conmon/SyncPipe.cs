@@ -9,7 +9,10 @@ namespace Podmon.ConmonCli;
 /// The pipes podman and CRI-O hand a conmon: sync (_OCI_SYNCPIPE, monitor → engine: the pid, an
 /// error, an exec's exit code), start (_OCI_STARTPIPE, engine → monitor: go-ahead bytes) and
 /// attach (_OCI_ATTACHPIPE, exec: the attach socket is ready). SEQPACKET from podman, plain pipes
-/// from CRI-O; a closed reader (EPIPE) is ignored as conmon ignores it.
+/// or stream socketpairs from CRI-O; a closed reader (EPIPE) is ignored as conmon ignores it.
+/// The key of every message depends on the caller's dialect (conmon's write_sync_fd): "data"
+/// with --api-version (podman), otherwise "exit_code" in an exec monitor and "pid" in a
+/// container's (CRI-O, which decodes exactly those keys and reads a missing one as 0).
 /// </summary>
 sealed class SyncPipe
 {
@@ -38,11 +41,19 @@ sealed class SyncPipe
 
     public bool Owns(int fd) => fd == SyncFd || fd == StartFd || fd == AttachFd;
 
-    /// <summary>`{"data": N}` or `{"data": N, "message": "…"}` on the sync pipe.</summary>
-    public void Report(int data, string? message = null) => Write(SyncFd, data, message);
+    /// <summary>The sync pipe's key; "data" until the command line says otherwise (<see cref="UseDialect"/>).</summary>
+    public string Key { get; private set; } = "data";
 
-    /// <summary>exec: the attach socket exists (`{"data": 0}` on the attach pipe).</summary>
-    public void AttachReady() => Write(AttachFd, 0, null);
+    /// <summary>Picks the key as conmon does from --api-version and --exec.</summary>
+    public void UseDialect(int apiVersion, bool exec) => Key = KeyFor(apiVersion, exec);
+
+    public static string KeyFor(int apiVersion, bool exec) => apiVersion >= 1 ? "data" : exec ? "exit_code" : "pid";
+
+    /// <summary>`{"KEY": N}` or `{"KEY": N, "message": "…"}` on the sync pipe.</summary>
+    public void Report(int value, string? message = null) => Write(SyncFd, Key, value, message);
+
+    /// <summary>exec: the attach socket exists (`{"data": 0}` on the attach pipe: --exec-attach needs --api-version).</summary>
+    public void AttachReady() => Write(AttachFd, Key, 0, null);
 
     /// <summary>exec --exec-attach: blocks until the engine has connected to the attach socket (its second start byte).</summary>
     public unsafe void WaitForStart()
@@ -52,19 +63,19 @@ sealed class SyncPipe
         while (Libc.read(StartFd, b, 8192) < 0 && Errno.Last == Errno.EINTR) { }
     }
 
-    /// <summary>One message as conmon writes it, newline-terminated.</summary>
-    public static string Message(int data, string? message)
+    /// <summary>One message as conmon writes it, newline-terminated; an empty message is left out, as conmon leaves it out.</summary>
+    public static string Message(string key, int value, string? message)
     {
-        var sb = new StringBuilder("{\"data\": ").Append(data.ToString(CultureInfo.InvariantCulture));
-        if (message is not null) sb.Append(", \"message\": ").Append(JsonEscape.Quote(message));
+        var sb = new StringBuilder("{\"").Append(key).Append("\": ").Append(value.ToString(CultureInfo.InvariantCulture));
+        if (!string.IsNullOrEmpty(message)) sb.Append(", \"message\": ").Append(JsonEscape.Quote(message));
         return sb.Append("}\n").ToString();
     }
 
     /// <summary>One write (a SEQPACKET record); EPIPE and other failures are ignored.</summary>
-    public static unsafe void Write(int fd, int data, string? message)
+    static unsafe void Write(int fd, string key, int value, string? message)
     {
         if (fd < 0) return;
-        byte[] b = Encoding.UTF8.GetBytes(Message(data, message));
+        byte[] b = Encoding.UTF8.GetBytes(Message(key, value, message));
         fixed (byte* p = b)
             while (Libc.write(fd, p, (nuint)b.Length) < 0 && Errno.Last == Errno.EINTR) { }
     }

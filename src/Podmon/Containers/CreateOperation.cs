@@ -33,7 +33,7 @@ sealed class CreateOperation : IChildExitHandler
         _engine = engine;
         _req = req;
         _done = done;
-        _pidfile = req.PidFile ?? Path.Combine(req.BundlePath, "pidfile");
+        _pidfile = req.PidFile ?? Path.Combine(req.BundlePath ?? "", "pidfile");
     }
 
     public void Start()
@@ -42,8 +42,8 @@ sealed class CreateOperation : IChildExitHandler
         {
             if (string.IsNullOrEmpty(_req.Id)) throw new ContainerException("container id is empty");
             if (!_engine.Reserve(_req.Id)) throw new ContainerException($"container {_req.Id} already exists in this pod");
-            if (string.IsNullOrEmpty(_req.BundlePath)) throw new ContainerException("bundle path is empty");
-            if (!Directory.Exists(_req.BundlePath)) throw new ContainerException($"bundle path '{_req.BundlePath}' is not a directory");
+            if (_req.ExecProcessSpec is null && string.IsNullOrEmpty(_req.BundlePath)) throw new ContainerException("bundle path is empty");
+            if (_req.BundlePath is { Length: > 0 } && !Directory.Exists(_req.BundlePath)) throw new ContainerException($"bundle path '{_req.BundlePath}' is not a directory");
             IoMode mode = _req.PassthroughStdio ? IoMode.Passthrough : _req.Terminal ? IoMode.Terminal : IoMode.Pipes;
             if (_req.PassthroughStdio && _req.Terminal) throw new ContainerException("passthrough stdio cannot be combined with a terminal");
             var log = ContainerLog.Open(_req.LogDrivers, _req.Id, _engine.Options.JournalSocket);
@@ -66,7 +66,7 @@ sealed class CreateOperation : IChildExitHandler
                 Argv = _req.ExecProcessSpec is { } spec
                     ? RuntimeArgs.ExecProcess(_engine.Options, _req.Id, _pidfile, spec, io.ConsoleSocketPath,
                         _req.GlobalArgs, _req.ExecArgs, _req.CgroupManager)
-                    : RuntimeArgs.Create(_engine.Options, _req.Id, _req.BundlePath, _pidfile, io.ConsoleSocketPath,
+                    : RuntimeArgs.Create(_engine.Options, _req.Id, _req.BundlePath!, _pidfile, io.ConsoleSocketPath,
                         _req.GlobalArgs, _req.CommandArgs, _req.CgroupManager, _req.Restore),
                 Environment = RuntimeArgs.Environment(_req.EnvVars),
                 // Without the watchdog's handoff, runc dies with podmon mid-create (best effort).

@@ -7,7 +7,8 @@ namespace Podmon.Containers;
 public sealed class CreateRequest
 {
     public required string Id { get; init; }
-    public required string BundlePath { get; init; }
+    /// <summary>Needed to create; an exec (<see cref="ExecProcessSpec"/>) may have none.</summary>
+    public required string? BundlePath { get; init; }
     public bool Terminal { get; init; }
     public bool Stdin { get; init; }
     public IReadOnlyList<string> ExitPaths { get; init; } = [];

@@ -6,14 +6,17 @@ namespace Podmon.Sys;
 public static unsafe class UnixSocket
 {
     /// <summary>
-    /// Creates a listening socket at <paramref name="path"/> with the given permissions. Paths
-    /// longer than the 108-byte sun_path go through /proc/self/fd/N/name of the open parent.
+    /// Creates a listening socket at <paramref name="path"/> with the given permissions, and its
+    /// missing parent directories (0777 less the umask), as conmon-rs does for every socket it
+    /// binds: CRI-O asks for &lt;sandbox dir&gt;/&lt;ctr id&gt;/attach before that directory exists.
+    /// Paths longer than the 108-byte sun_path go through /proc/self/fd/N/name of the open parent.
     /// </summary>
     public static OwnedFd Listen(string path, int type, uint mode, int backlog = 128)
     {
         var fd = OwnedFd.Check(Libc.socket(Libc.AF_UNIX, type | Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK, 0), "socket");
         try
         {
+            if (Path.GetDirectoryName(path) is { Length: > 0 } parent) Directory.CreateDirectory(parent);
             WithShortPath(path, (fd, mode), static (state, addr, len) =>
             {
                 Errno.Check(Libc.bind(state.fd.Value, addr, len), "bind");

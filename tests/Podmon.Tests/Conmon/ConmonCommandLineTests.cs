@@ -166,7 +166,38 @@ public class ConmonCommandLineTests
     [Fact]
     public void Sync_messages_are_conmons()
     {
-        Assert.Equal("{\"data\": 18451}\n", SyncPipe.Message(18451, null));
-        Assert.Equal("{\"data\": -1, \"message\": \"a\\\"b\\\\c\\nd\\u0001\"}\n", SyncPipe.Message(-1, "a\"b\\c\nd\u0001"));
+        Assert.Equal("{\"data\": 18451}\n", SyncPipe.Message("data", 18451, null));
+        Assert.Equal("{\"data\": -1, \"message\": \"a\\\"b\\\\c\\nd\\u0001\"}\n", SyncPipe.Message("data", -1, "a\"b\\c\nd\u0001"));
+        Assert.Equal("{\"pid\": 7}\n", SyncPipe.Message("pid", 7, ""));
     }
+
+    /// <summary>conmon's write_sync_fd: the key is "data" with --api-version, else "exit_code" for an exec and "pid" for a container.</summary>
+    [Theory]
+    [InlineData(1, false, "data")]
+    [InlineData(1, true, "data")]
+    [InlineData(0, false, "pid")]
+    [InlineData(0, true, "exit_code")]
+    public void Sync_key_follows_the_callers_dialect(int api, bool exec, string key) =>
+        Assert.Equal(key, SyncPipe.KeyFor(api, exec));
+
+    [Fact]
+    public void Crio_exec_sync_command_line_is_accepted_without_a_bundle()
+    {
+        // CRI-O 1.26 runtime_oci.go ExecSyncContainer: no -b, no -u, no --api-version, --sync.
+        ConmonOptions o = ConmonCommandLine.Parse(["-c", "ctr", "-n", "k8s_ctr", "-r", "/usr/sbin/runc", "-p", "/tmp/pidfile1", "-e",
+            "-l", "/tmp/crio-log-ctr", "--socket-dir-path", "/var/run/crio", "--log-level", "debug", "--sync",
+            "--log-global-size-max", "16777216", "-t", "-T", "2", "--exec-process-spec", "/tmp/exec-process-1",
+            "--runtime-arg", "--root=/run/runc"]);
+        o.Validate();
+        Assert.True(o.Sync);
+        Assert.True(o.Exec);
+        Assert.Equal(0, o.ApiVersion);
+        Assert.Null(o.Bundle); // conmon: no bundle, so no attach socket and no control FIFOs
+        Assert.Null(o.Cuuid);
+    }
+
+    [Fact]
+    public void Exec_attach_needs_the_api_version() =>
+        Assert.Contains("non-legacy", Assert.Throws<UsageException>(() =>
+            ConmonCommandLine.Parse(["-c", "x", "-r", "/usr/sbin/runc", "-e", "--exec-process-spec", "/p", "--exec-attach"]).Validate()).Message);
 }

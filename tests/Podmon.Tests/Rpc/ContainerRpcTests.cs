@@ -259,11 +259,13 @@ public class ContainerRpcTests(RuncFixture fx) : IClassFixture<RuncFixture>
     {
         using var s = Server();
         string id = fx.NewId("att");
-        string exit = Temp("exit"), sock = Temp("attach");
+        // CRI-O asks for <sandbox userdata>/<ctr id>/attach before that directory exists: it is made, like conmon-rs makes it.
+        string exit = Temp("exit"), sock = Path.Combine(Temp("userdata"), id, "attach");
         // Echo stdin back on stdout and, tagged, on stderr, until stdin ends.
         Create(s, id, ["sh", "-c", "while read l; do echo \"out:$l\"; echo \"err:$l\" >&2; done; exit 5"],
             extra: ["--stdin", "--exit-path", exit]);
         Ok(ConmonRpc.Run(s.Socket, "attach", "--id", id, "--socket-path", sock, "--stop-after-stdin-eof"));
+        Assert.True(Directory.Exists(Path.GetDirectoryName(sock)));
         using var client = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
         client.Connect(new UnixDomainSocketEndPoint(sock));
         client.ReceiveTimeout = 20_000;
