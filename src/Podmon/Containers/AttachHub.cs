@@ -43,16 +43,29 @@ public sealed class AttachHub : IDisposable
 
     public int ClientCount => _clients.Count;
 
+    internal int ListenerCount => _listeners.Count;
+
     /// <summary>conmon-rs ends a session with the done packet; the C conmon just closes (podman fails on a 0 stream byte).</summary>
     public bool SendDonePacket { get; set; } = true;
 
-    /// <summary>Listens at <paramref name="path"/> (mode 0700). A path that already exists is taken as already served, like conmon-rs.</summary>
+    /// <summary>
+    /// Listens at <paramref name="path"/> (mode 0700). A path that already exists is taken as already
+    /// served, like conmon-rs. One that is gone while we still listen there was removed by the
+    /// client (CRI-O's conmon-rs client removes it after every attach): that listener is closed
+    /// before the new one is made, so repeated attaches hold one socket, not one each.
+    /// </summary>
     public void Listen(string path, bool stopAfterStdinEof)
     {
         if (File.Exists(path) || Directory.Exists(path))
         {
             Log.Debug($"attach socket {path} exists; assuming it is already served");
             return;
+        }
+        int stale = _listeners.FindIndex(l => l.Path == path);
+        if (stale >= 0)
+        {
+            _listeners[stale].Dispose();
+            _listeners.RemoveAt(stale);
         }
         _listeners.Add(new AttachListener(_loop, this, path, stopAfterStdinEof));
     }

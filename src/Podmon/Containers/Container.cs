@@ -90,9 +90,7 @@ public sealed class Container : IChildExitHandler, IOutputSink
     {
         if (State != ContainerState.Running) return;
         TimedOut = true;
-        int group = Libc.getpgid(Pid);
-        // Never our own group, nor 1 (kill(-1) would signal everything we may signal).
-        if (group > 1 && group != Libc.getpgrp()) Libc.kill(-group, Libc.SIGKILL);
+        ProcessGroup.Kill(Pid);
         Kill(Libc.SIGKILL);
     }
 

@@ -39,6 +39,7 @@ sealed class DetachedExec : IChildExitHandler
     readonly bool _stdin, _startWatchdog;
     readonly string _pidfile;
     OwnedFd? _runtimePidfd, _processPidfd;
+    bool _processExited;
     int _runtimePid, _processPid;
     bool _holding, _counted, _killRequested;
 
@@ -94,7 +95,8 @@ sealed class DetachedExec : IChildExitHandler
     }
 
     /// <summary>
-    /// SIGKILLs the process, or once the runtime has started it. With <paramref name="orTheRuntime"/>
+    /// SIGKILLs the process and its process group (<see cref="ProcessGroup"/>), or does so once the
+    /// runtime has started it. With <paramref name="orTheRuntime"/>
     /// a runtime still starting it is killed instead (the exec then ends as a runtime failure);
     /// without, the kill waits for the pidfile (killing the runtime half-way could leave the process
     /// running unwatched).
@@ -102,7 +104,11 @@ sealed class DetachedExec : IChildExitHandler
     public void Kill(bool orTheRuntime)
     {
         _killRequested = true;
-        if (_processPidfd is not null) Native.PidfdSendSignal(_processPidfd.Value, Libc.SIGKILL, 0);
+        if (_processPidfd is { IsClosed: false })
+        {
+            if (!_processExited) ProcessGroup.Kill(_processPid); // once reaped, the pid may be another's
+            Native.PidfdSendSignal(_processPidfd.Value, Libc.SIGKILL, 0);
+        }
         else if (orTheRuntime && _runtimePidfd is { IsClosed: false }) Native.PidfdSendSignal(_runtimePidfd.Value, Libc.SIGKILL, 0);
     }
 
@@ -151,6 +157,7 @@ sealed class DetachedExec : IChildExitHandler
 
     void ProcessExited(int exitCode)
     {
+        _processExited = true;
         _engine.ExecProcessesRunning--;
         Io.Drain();
         _owner.OnProcessExited(exitCode);

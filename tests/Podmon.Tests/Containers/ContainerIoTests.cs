@@ -156,6 +156,25 @@ public sealed class ContainerIoTests : IDisposable
     }
 
     [Fact]
+    public void AnAttachSocketRemovedByTheClientIsServedAgainWithoutLeakingTheOldOne()
+    {
+        // CRI-O's conmon-rs client removes the socket after each attach and asks again next time.
+        using var io = new ContainerIo(_loop, IoMode.Pipes, stdin: false, _sink, _dir);
+        string path = Path.Combine(_dir, "attach");
+        for (int i = 0; i < 3; i++)
+        {
+            io.Attach.Listen(path, stopAfterStdinEof: false);
+            using (OwnedFd client = UnixSocket.Connect(path, Libc.SOCK_SEQPACKET))
+                RunUntil(() => io.Attach.ClientCount >= 1);
+            Assert.Equal(1, io.Attach.ListenerCount);
+            File.Delete(path);
+        }
+        io.Attach.Listen(path, stopAfterStdinEof: false);
+        io.Attach.Listen(path, stopAfterStdinEof: false); // exists: already served
+        Assert.Equal(1, io.Attach.ListenerCount);
+    }
+
+    [Fact]
     public unsafe void ASlowAttachClientHoldsTheGateAndIsWaitedForAfterDone()
     {
         using var io = new ContainerIo(_loop, IoMode.Pipes, stdin: false, _sink, _dir);

@@ -1,6 +1,7 @@
 using System.Text;
 using Podmon.Containers;
 using Podmon.Tests.Containers.Fixtures;
+using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Containers;
 
@@ -46,6 +47,22 @@ public class ExecSyncTests(RuncFixture fx) : IClassFixture<RuncFixture>
             Assert.Equal(ContainerState.Running, h.Engine.Find(id)!.State);
             Assert.Contains("running", fx.State(id));
             Assert.Equal(0, h.ExecSync(new ExecSyncRequest { Id = id, Command = ["true"] }).ExitCode);
+        }
+    }
+
+    [Fact]
+    public void TimeoutKillsWhatTheProcessLeftInItsGroup()
+    {
+        // conmon-rs kills the exec's process group on a timeout (CRI-O's exec-sync probes leave nothing behind).
+        var (h, id) = Running();
+        using (h)
+        {
+            ExecSyncResult r = h.ExecSync(new ExecSyncRequest { Id = id, Command = ["sh", "-c", "sleep 101 & exec sleep 102"], TimeoutSec = 1 });
+            Assert.True(r.TimedOut);
+            string ps = "";
+            Assert.True(PodmonProcess.WaitUntil(() => !(ps = Host.Check(RuncFixture.Runc, "--root", fx.StateDir, "ps", id)).Contains("sleep 101") && !ps.Contains("sleep 102"), 5000),
+                $"left running:\n{ps}");
+            Assert.Equal(ContainerState.Running, h.Engine.Find(id)!.State);
         }
     }
 

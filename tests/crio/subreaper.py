@@ -1,0 +1,25 @@
+#!/usr/bin/python3
+"""Runs a command as a child subreaper that reaps every orphan at once, as a node's systemd does.
+
+  subreaper.py COMMAND ARGS...
+
+Monitors daemonize, so their parent becomes the nearest subreaper or PID 1. This machine's PID 1
+reaps orphans only every ~2 s, and the conmon-rs client CRI-O uses polls kill(pid, 0) until the
+server's pid is gone, which a zombie never is: `crictl rmp` of a pod-mode pod then waits for PID
+1. Under this reaper the CRI-O suite sees what a node sees. Exits with the command's status.
+"""
+import ctypes
+import os
+import sys
+
+PR_SET_CHILD_SUBREAPER = 36
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    sys.exit("subreaper.py: prctl(PR_SET_CHILD_SUBREAPER): " + os.strerror(ctypes.get_errno()))
+main = os.fork()
+if main == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+while True:
+    pid, status = os.wait()
+    if pid == main:
+        sys.exit(os.waitstatus_to_exitcode(status) & 0xFF)
