@@ -167,16 +167,19 @@ static void wait_start_byte(int fd) {
 
 /* conmon mode. With a start pipe, the daemon is forked at once and starts the .NET runtime while
    the launcher waits for the start byte (the engine moves the launcher into its cgroup meanwhile);
-   the launcher then moves the daemon into every cgroup it is in itself and writes "go", which
+   the launcher then waits until the daemon has reached Main (its runtime has started: it says
+   so on a third pipe), moves it into every cgroup it is in itself and writes "go", which
    pm_conmon_await_go (first thing in Main) waits for. Like conmon, whose start-up pages are
    touched before the move: the runtime's start-up memory stays charged to the engine's cgroup,
-   not to the monitors'; everything the monitor does from Main on is charged to the monitors'
-   cgroup. If the move fails, that daemon exits without having done anything and the launcher
+   not to the monitors', and everything the monitor does from Main on is charged to the
+   monitors' cgroup, however busy the machine (without the wait, a runtime still starting when
+   the start byte came charged the rest of its start-up to the monitors' cgroup). If the move fails, that daemon exits without having done anything and the launcher
    falls back to forking a daemon after the start byte (the runtime then starts inside the
    cgroup). Without a start pipe nothing moves the launcher: fork at once, no go needed.
    The launcher exits when the daemon reports "ready" (or prints its error). The inherited fds
    (sync 3, start 4, attach 5) stay open in the daemon. */
 static int g_go_fd = -1;
+static int g_started_fd = -1;
 
 /* GC settings for a monitor of one container, given to the runtime through its environment
    (it reads DOTNET_* at start-up) and removed from the environment in Main (pm_conmon_await_go),
@@ -209,22 +212,29 @@ static void conmon_daemonize(int argc, char **argv) {
         g_ready_fd = fork_daemon(keep_stdio);
         return;
     }
-    int go[2], p[2];
-    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(p, O_CLOEXEC) < 0) { perror("podmon: pipe2"); _exit(1); }
+    int go[2], p[2], started[2];
+    if (pipe2(go, O_CLOEXEC) < 0 || pipe2(p, O_CLOEXEC) < 0 || pipe2(started, O_CLOEXEC) < 0) { perror("podmon: pipe2"); _exit(1); }
     pid_t pid = fork();
     if (pid < 0) { perror("podmon: fork"); _exit(1); }
     if (pid == 0) {
         close(go[1]);
         close(p[0]);
+        close(started[0]);
         g_go_fd = go[0];
+        g_started_fd = started[1];
         g_ready_fd = daemon_setup(p[1], keep_stdio);
         return;
     }
     close(go[0]);
     close(p[1]);
+    close(started[1]);
     wait_start_byte(start_fd);
-    char err[512];
-    if (pm_cgroup_join(pid, err, sizeof err) == 0 && write(go[1], "g", 1) == 1) launcher_wait(p[0], pid);
+    char err[512], b;
+    ssize_t n;
+    while ((n = read(started[0], &b, 1)) < 0 && errno == EINTR) {}
+    close(started[0]);
+    if (n != 1) snprintf(err, sizeof err, "the monitor exited before its runtime started");
+    else if (pm_cgroup_join(pid, err, sizeof err) == 0 && write(go[1], "g", 1) == 1) launcher_wait(p[0], pid);
     /* The daemon has done nothing yet but start the runtime: it exits on EOF instead of "go". */
     char msg[640];
     int m = snprintf(msg, sizeof msg, "podmon: warning: early start: %s; starting the monitor after the start byte\n", err);
@@ -239,6 +249,11 @@ int pm_conmon_await_go(void) {
     for (size_t i = 0; i < sizeof conmon_gc_knobs / sizeof conmon_gc_knobs[0]; i++)
         if (g_knob_set[i]) unsetenv(conmon_gc_knobs[i][0]);
     if (g_go_fd < 0) return 0;
+    if (g_started_fd >= 0) {
+        (void)!write(g_started_fd, "s", 1);
+        close(g_started_fd);
+        g_started_fd = -1;
+    }
     char b = 0;
     ssize_t n;
     while ((n = read(g_go_fd, &b, 1)) < 0 && errno == EINTR) {}
