@@ -165,7 +165,7 @@ public class CrioDialectTests(RuncFixture fx) : IClassFixture<RuncFixture>
         Assert.Equal(255, l.Status);
         string ps = Host.Check(RuncFixture.Runc, "--root", fx.StateDir, "ps", c.Id);
         Assert.DoesNotContain("sleep 999", ps);
-        Assert.Equal(1, Regex.Matches(ps, "sleep 1000").Count); // the container's own, not the exec's background one
+        Assert.Single(Regex.Matches(ps, "sleep 1000")); // the container's own, not the exec's background one
         Host.Run(RuncFixture.Runc, "--root", fx.StateDir, "delete", "-f", c.Id);
     }
 

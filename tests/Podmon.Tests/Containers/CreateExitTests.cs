@@ -136,8 +136,9 @@ public class CreateExitTests(RuncFixture fx) : IClassFixture<RuncFixture>
         var req = Request(id, ["sleep", "100"], exitPaths: [exit]);
         // Kill the container init the moment runc has created it, before the engine claims it.
         h.Engine.Create(req, _ => { });
-        h.RunUntil(() => File.Exists(Path.Combine(req.BundlePath, "pidfile")) && File.ReadAllText(Path.Combine(req.BundlePath, "pidfile")).Length > 0, what: "pidfile");
-        int pid = int.Parse(File.ReadAllText(Path.Combine(req.BundlePath, "pidfile")));
+        string pidfile = Path.Combine(req.BundlePath!, "pidfile");
+        h.RunUntil(() => File.Exists(pidfile) && File.ReadAllText(pidfile).Length > 0, what: "pidfile");
+        int pid = int.Parse(File.ReadAllText(pidfile));
         Podmon.Sys.Libc.kill(pid, 9);
         Assert.Equal(137, h.WaitExit(id));
         Assert.Equal("137", File.ReadAllText(exit));
