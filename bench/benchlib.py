@@ -6,6 +6,12 @@ PODMON = os.environ.get("PODMON_BINARY", os.path.join(ROOT, "artifacts", "podmon
 CONMON = os.environ.get("CONMON_BINARY", "/usr/bin/conmon")
 RUNC = shutil.which("runc") or "/usr/sbin/runc"
 WORK = "/tmp/podmon-bench"
+# Golden frames recorded from the official C++ client (tests/fixtures/README.md).
+WIRE = os.path.join(ROOT, "tests", "fixtures", "wire")
+# The project's own Cap'n Proto C++ client (tests/interop), built by tests/run.sh.
+INTEROP = os.environ.get("CONMON_RPC_DIR", os.path.join(ROOT, ".build", "interop"))
+# Figures of peers that cannot run here (conmon-rs), with date, machine and method.
+PEERS = json.load(open(os.path.join(ROOT, "bench", "peers.json")))
 
 
 def mem(pid):

@@ -57,8 +57,6 @@ ap.add_argument("--strace", action="store_true", help="one extra strace -c run o
 a = ap.parse_args()
 ONLY = set(a.only.split(","))
 
-SHARED = os.environ.get("PODMON_SHARED", os.path.join(os.path.dirname(bl.ROOT), "shared"))
-WIRE = os.path.join(SHARED, "protocol", "wire")
 CLIENT = os.path.join(os.environ.get("CONMON_RPC_DIR", os.path.join(bl.ROOT, ".build", "conmon-rpc")), "conmon-rpc")
 CLK = os.sysconf("SC_CLK_TCK")
 DEVNULL = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)

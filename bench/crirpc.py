@@ -5,8 +5,7 @@ server, and an inotify watch for exit files."""
 import ctypes, os, select, socket, struct, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("PODMON_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
-WIRE = os.path.join(SHARED, "protocol", "wire")
+WIRE = os.path.join(ROOT, "tests", "fixtures", "wire")  # golden frames (tests/fixtures/README.md)
 CLK = os.sysconf("SC_CLK_TCK")
 libc = ctypes.CDLL("libc.so.6", use_errno=True)
 

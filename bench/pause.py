@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Issue 12 bench: the memory of the pod's pause process (createNamespaces), next to conmon-rs's.
+"""Pod bench: the memory of the pod's pause process (createNamespaces), next to conmon-rs's.
 
 The pause is started through the server, as CRI-O does it (createNamespaces over the RPC socket,
 with the reference client), once with net+ipc+uts+pid and once adding a user namespace; it is
 measured 2 s later (median of N runs), next to the idle server it belongs to. conmon-rs's pause is
 a full conmon-rs process (its `pause` subcommand re-executes the server binary), so its figure is
-an idle conmon-rs server's: 4.4 MB VmRSS / 3.1 MB Pss, from ../shared/notes/peers.md (measured on
-this kind of machine; conmon-rs is not installed here).
+an idle conmon-rs server's, from bench/peers.json (measured on this kind of machine; conmon-rs is
+not installed here).
 usage: bench/pause.py [--runs 5]
 """
 import argparse, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl
 
 CONMON_RPC = os.path.join(os.environ.get("CONMON_RPC_DIR", os.path.join(bl.ROOT, ".build", "conmon-rpc")), "conmon-rpc")
-CONMON_RS_PAUSE = {"VmRSS": 4400, "Pss": 3100}  # kB, peers.md: idle conmon-rs 0.5.1 server
+CONMON_RS_PAUSE = bl.PEERS["conmon-rs"]["idle_server_kb"]  # kB: an idle conmon-rs server (bench/peers.json)
 
 ap = argparse.ArgumentParser(description=__doc__)
 ap.add_argument("--runs", type=int, default=5)
@@ -57,5 +57,5 @@ print(f"median of {a.runs} runs, measured 2 s after createNamespaces")
 rss, pss = report("podmon net+ipc+uts+pid", ["--ns", "net", "--ns", "ipc", "--ns", "uts", "--ns", "pid"])
 report("podmon + user (mapped)", ["--ns", "net", "--ns", "ipc", "--ns", "uts", "--ns", "pid", "--ns", "user",
                                   "--uid-mapping", "0 100000 65536", "--gid-mapping", "0 100000 65536"])
-print(f"{'conmon-rs 0.5.1 (peers.md)':28} pause VmRSS {CONMON_RS_PAUSE['VmRSS']:6} kB  Pss {CONMON_RS_PAUSE['Pss']:5} kB  (a full conmon-rs process)")
+print(f"{'conmon-rs (bench/peers.json)':28} pause VmRSS {CONMON_RS_PAUSE['VmRSS']:6} kB  Pss {CONMON_RS_PAUSE['Pss']:5} kB  (a full conmon-rs process)")
 print(f"ratio conmon-rs / podmon: VmRSS {CONMON_RS_PAUSE['VmRSS'] / rss:.0f}x, Pss {CONMON_RS_PAUSE['Pss'] / pss:.0f}x")

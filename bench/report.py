@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """The CI bench's report: from the JSON of bench/ci.py, one markdown table (medians with their
-spread, ratios to conmon, conmon-rs 0.5.1 from ../shared/notes/peers.md marked as measured
-separately) and an SVG chart (memory vs container count; monitor CPU per 200 MiB of logs).
+spread, ratios to conmon, conmon-rs from bench/peers.json marked as measured separately) and an SVG chart (memory vs container count; monitor CPU per 200 MiB of logs).
 
 As a command it regenerates README.md's comparison table: the text between the lines
 `<!-- bench:begin -->` and `<!-- bench:end -->` is replaced by the table of the last run.
@@ -12,13 +11,19 @@ import argparse, json, os, statistics, sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
-# conmon-rs 0.5.1, 2026-11-23, same kind of machine (../shared/notes/peers.md): not re-measured here.
+# conmon-rs, measured separately (bench/peers.json: date, machine, method): not re-measured here.
+_RS = json.load(open(os.path.join(ROOT, "bench", "peers.json")))["conmon-rs"]
+PEER_VERSION = _RS["version"].split()[0]
 PEER = {
-    "idle": "4.4 / 3.1 MB", "pss": {"1": "3.5 MB", "10": "3.9 MB", "50": "5.1 MB"}, "rss50": "6.4 MB",
-    "launch": "2.9 ms", "create": "≈ 0 (±3 ms)", "exec": "+0.7 ms", "rpc": "22–34 µs",
-    "log": {"nolf": "5.7 s", "lines100": "6.3 s"},
+    "idle": f"{_RS['idle_server_kb']['VmRSS'] / 1000:.1f} / {_RS['idle_server_kb']['Pss'] / 1000:.1f} MB",
+    "pss": {n: f"{mb} MB" for n, mb in _RS["pss_mb_by_containers"].items()},
+    "rss50": f"{_RS['vmrss_mb_50_containers']} MB",
+    "launch": f"{_RS['launch_to_socket_ms']} ms", "create": _RS["create_over_runc"], "exec": _RS["exec_sync_over_runc"],
+    "rpc": "{}–{} µs".format(*_RS["version_cpu_us_per_call"]),
+    "log": {p: f"{s} s" for p, s in _RS["log_cpu_s_200mib"].items()},
 }
-PEER_PSS_MB = {1: 3.5, 10: 3.9, 50: 5.1}
+PEER_PSS_MB = {int(n): mb for n, mb in _RS["pss_mb_by_containers"].items()}
+PEER_MEASURED = _RS["measured"].split(",")[0]
 LOG_LABEL = {"nolf": "no newlines", "lines100": "100-byte lines", "fast": "1 MiB writes, as fast as it goes"}
 
 
@@ -141,7 +146,7 @@ def table(data):
                 w = r["wall"]
                 row(f"`runc start` → exit file, {mb} MiB ({LOG_LABEL.get(pattern, pattern)}): conmon mode, {label}",
                     cpu(w[k]), cpu(w["conmon"]), ratio(med(w[k]), med(w["conmon"])))
-    head = ["| | podmon | conmon | podmon / conmon | conmon-rs 0.5.1 ¹ |", "|---|---|---|---|---|"]
+    head = [f"| | podmon | conmon | podmon / conmon | conmon-rs {PEER_VERSION} ¹ |", "|---|---|---|---|---|"]
     notes = [
         "",
         f"{m['podmon']} and {m['conmon']} (Debian), {m['runc']}, measured one after the other in one run of "
@@ -152,8 +157,8 @@ def table(data):
         "conmon mode = one podmon per container, like conmon. Times and CPU vary with the machine's load; "
         "compare within a row.",
         "",
-        "¹ conmon-rs 0.5.1 was measured separately (`../shared/notes/peers.md`, 2026-11-23, same kind of machine, "
-        "driven through `conmon-rpc`), not in this run.",
+        f"¹ conmon-rs {PEER_VERSION} was measured separately (`bench/peers.json`, {PEER_MEASURED}, same kind of machine, "
+        "driven through a Cap'n Proto C++ client), not in this run.",
     ]
     return "\n".join(head + rows + notes)
 
@@ -197,7 +202,7 @@ def svg(data):
     counts = sorted(int(n) for n in s["scale"])
     series = [("podmon server + watchdog", "#1f77b4", "", {n: s["scale"][str(n)]["podmon_pss"] / 1024 for n in counts}),
               ("conmon, Σ over containers", "#d62728", "", {n: s["scale"][str(n)]["conmon_pss"] / 1024 for n in counts}),
-              ("conmon-rs 0.5.1 (measured separately)", "#7f7f7f", ' stroke-dasharray="5,4"',
+              (f"conmon-rs {PEER_VERSION} (measured separately)", "#7f7f7f", ' stroke-dasharray="5,4"',
                {n: PEER_PSS_MB[n] for n in counts if n in PEER_PSS_MB})]
     ymax = nice_max(max(max(v.values()) for *_, v in series if v) * 1.05)
     xmax = max(counts)
@@ -245,7 +250,7 @@ def svg(data):
         out.append(f'<rect x="{x0 + 10}" y="{ly - 9}" width="12" height="10" fill="{color}"/>')
         text(x0 + 28, ly, label, anchor="start")
     peer = " / ".join(PEER["log"][p] for p in pats if p in PEER["log"])
-    text(x0 + pw - 4, P + ph + 68, f"conmon-rs 0.5.1: {peer}", anchor="end", size=11, fill="#555")
+    text(x0 + pw - 4, P + ph + 68, f"conmon-rs {PEER_VERSION}: {peer}", anchor="end", size=11, fill="#555")
     text(x0 + pw - 4, P + ph + 84, "(measured separately, off scale)", anchor="end", size=11, fill="#555")
     m = data["meta"]
     text(W / 2, H - 8, f"bench/ci.py {m['date']}, {m['cpus']} CPUs; {m['podmon']}; {m['conmon']}", size=10, fill="#555")

@@ -9,7 +9,7 @@
   (bootstrap-request.bin + version-request.bin): per fresh connection, and per call on an open one;
 - memory: idle VmRSS / Pss / Private_Dirty before and 2 s after a 10,000-call burst (the idle
   collector runs after a burst), plus the burst's peak (VmHWM);
-then a table next to the conmon-rs 0.5.1 figures from shared/notes/peers.md.
+then a table next to the conmon-rs figures of bench/peers.json.
 usage: bench/rpc.py [--runs 5] [--calls 10000] [--latency-runs 50] [--raw-runs 2000]
 """
 import argparse, json, os, shutil, signal, socket, statistics, struct, subprocess, sys, tempfile, time
@@ -23,23 +23,22 @@ ap.add_argument("--latency-runs", type=int, default=50)
 ap.add_argument("--raw-runs", type=int, default=2000)
 a = ap.parse_args()
 
-SHARED = os.environ.get("PODMON_SHARED", os.path.join(os.path.dirname(bl.ROOT), "shared"))
-WIRE = os.path.join(SHARED, "protocol", "wire")
-TOOLS = os.environ.get("CONMON_RPC_DIR", os.path.join(bl.ROOT, ".build", "conmon-rpc"))
+WIRE = bl.WIRE
+TOOLS = bl.INTEROP
 CLIENT = os.path.join(TOOLS, "conmon-rpc")
 CLK = os.sysconf("SC_CLK_TCK")
 
-# conmon-rs 0.5.1 on this kind of machine (shared/notes/peers.md): 20,000 pipelined version calls.
-PEER_CALLS_S = (27_000, 37_000)
-PEER_CPU_US = (22, 34)
-PEER_RSS_MB = (96, 188)
+# conmon-rs on this kind of machine (bench/peers.json): 20,000 pipelined version calls.
+PEER_CALLS_S = tuple(bl.PEERS["conmon-rs"]["version_calls_per_s"])
+PEER_CPU_US = tuple(bl.PEERS["conmon-rs"]["version_cpu_us_per_call"])
+PEER_RSS_MB = tuple(bl.PEERS["conmon-rs"]["vmrss_mb_after_20k_pipelined_calls"])
 
 
 def ensure_client():
     if all(os.access(os.path.join(TOOLS, t), os.X_OK) for t in ("conmon-rpc",)):
         return
-    subprocess.run([os.path.join(SHARED, "tools", "conmon-rpc", "build.sh")], check=True,
-                   env=dict(os.environ, BUILD_DIR=TOOLS, SKIP_APT="1"), stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(bl.ROOT, "tests", "interop", "build.sh")], check=True,
+                   env=dict(os.environ, BUILD_DIR=TOOLS), stdout=subprocess.DEVNULL)
 
 
 def cpu_stat(pid):
@@ -190,7 +189,7 @@ def ratio(ours, peer, higher_is_better):
     return f"{lo / ours:.1f}x-{hi / ours:.1f}x"
 
 print()
-print("vs conmon-rs 0.5.1 (shared/notes/peers.md: 20,000 pipelined version calls, same kind of machine)")
+print(f"vs conmon-rs {bl.PEERS['conmon-rs']['version'].split()[0]} (bench/peers.json: 20,000 pipelined version calls, same kind of machine)")
 print(f"  {'metric':<42} {'podmon':>12} {'conmon-rs':>12}   podmon better by")
 print(f"  {'calls/s, client wall (C++ client-bound)':<42} {wall_rate:>12,.0f} {'27-37k':>12}   {ratio(wall_rate, PEER_CALLS_S, True)}")
 print(f"  {'calls per server-CPU-second':<42} {calls_per_cpu_s:>12,.0f} {'29-45k':>12}   {ratio(calls_per_cpu_s, (1e6 / PEER_CPU_US[1], 1e6 / PEER_CPU_US[0]), True)}")

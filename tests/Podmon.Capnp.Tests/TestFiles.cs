@@ -1,12 +1,11 @@
 namespace Podmon.Capnp.Tests;
 
-/// <summary>Locates the shared reference material and the repository root.</summary>
+/// <summary>The repository root and its test fixtures (tests/fixtures: recordings of real implementations, see its README).</summary>
 internal static class TestFiles
 {
-    public static readonly string Shared = FindShared();
-    public static readonly string Wire = Path.Combine(Shared, "protocol", "wire");
     public static readonly string RepoRoot = FindUp(d => Directory.Exists(Path.Combine(d, "src", "Podmon.Capnp")))
         ?? throw new InvalidOperationException("repository root (with src/Podmon.Capnp) not found above " + AppContext.BaseDirectory);
+    public static readonly string Wire = Path.Combine(RepoRoot, "tests", "fixtures", "wire");
 
     public static byte[] Frame(string name) => File.ReadAllBytes(Path.Combine(Wire, name + ".bin"));
 
@@ -16,22 +15,6 @@ internal static class TestFiles
         IEnumerable<string> top = Directory.GetFiles(Wire, "*.bin").Where(f => !Path.GetFileName(f).Contains("-session-"));
         IEnumerable<string> sessions = Directory.GetFiles(Path.Combine(Wire, "sessions"), "*-*.bin", SearchOption.AllDirectories);
         return top.Concat(sessions).Order(StringComparer.Ordinal);
-    }
-
-    private static string FindShared()
-    {
-        string? env = Environment.GetEnvironmentVariable("PODMON_SHARED");
-        if (!string.IsNullOrEmpty(env))
-        {
-            if (!Directory.Exists(Path.Combine(env, "protocol", "wire")))
-                throw new InvalidOperationException($"PODMON_SHARED={env} has no protocol/wire directory");
-            return env;
-        }
-        return FindUp(d => Directory.Exists(Path.Combine(d, "shared", "protocol", "wire"))) is { } parent
-            ? Path.Combine(parent, "shared")
-            : throw new InvalidOperationException(
-                "shared reference material not found: set PODMON_SHARED or place 'shared/protocol' beside the repository (searched upwards from "
-                + AppContext.BaseDirectory + ")");
     }
 
     private static string? FindUp(Func<string, bool> match)

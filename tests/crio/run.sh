@@ -17,9 +17,9 @@ if [ ! -x "$tool/build.sh" ]; then
     else echo "SKIP crio: the CRI-O suite needs ../shared/tools/crio (CRI-O built from its release tarballs); not run"; fi
     exit 0
 fi
-# Orphaned monitors are reaped at once, as on a node (see subreaper.py for why this matters).
+# Orphaned monitors are reaped at once, as on a node (see tests/subreaper.py for why this matters).
 if [ -z "${PODMON_CRIO_REAPED:-}" ]; then
-    PODMON_CRIO_REAPED=1 exec "$root/tests/crio/subreaper.py" "$0" "$@"
+    PODMON_CRIO_REAPED=1 exec "$root/tests/subreaper.py" "$0" "$@"
 fi
 
 export PODMON=${1:-$root/artifacts/podmon}

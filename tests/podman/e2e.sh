@@ -2,18 +2,16 @@
 # podman end to end with podmon as its conmon: `podman --conmon PODMON` on an isolated podman
 # configuration (tests/podman/env.sh) with a busybox image imported from a tarball.
 # Usage: e2e.sh PODMON [H]   Prints one "PASS name" or "FAIL name: detail" line per check.
-# Runs under a child subreaper (compiled from ../shared when gcc is there) so finished monitors
-# are reaped here and not by whatever parent the caller has.
+# Runs under a child subreaper (tests/subreaper.py) so finished monitors are reaped here and not by
+# whatever parent the caller has.
 set -uo pipefail
 P=$(readlink -f "$1")
 H=${2:-$(mktemp -d /tmp/podmon-e2e-XXXXXX)}
 here=$(cd "$(dirname "$0")" && pwd)
 if [ -z "${_E2E_REAPED:-}" ]; then
   export _E2E_REAPED=1
-  src=${PODMON_SHARED:-$here/../../../shared}/harness/podman/src/subreaper.c
   mkdir -p "$H"
-  if [ -f "$src" ] && gcc -O2 -o "$H/subreaper" "$src" 2>/dev/null; then exec "$H/subreaper" "$0" "$P" "$H"; fi
-  exec "$0" "$P" "$H"
+  exec "$here/../subreaper.py" "$0" "$P" "$H"
 fi
 cd /tmp
 PODMON=$P "$here/env.sh" "$H" || { echo "FAIL setup: env.sh"; exit 1; }

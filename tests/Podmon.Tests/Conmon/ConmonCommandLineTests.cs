@@ -4,23 +4,10 @@ using Podmon.ConmonCli;
 
 namespace Podmon.Tests.ConmonCli;
 
-/// <summary>The conmon-mode parser against podman 4.3.1's real argv (shared/protocol/conmon-cli/captures).</summary>
+/// <summary>The conmon-mode parser against podman 4.3.1's real argv (tests/fixtures/conmon-cli/captures).</summary>
 public class ConmonCommandLineTests
 {
-    public static string CapturesDir
-    {
-        get
-        {
-            string? env = Environment.GetEnvironmentVariable("PODMON_SHARED");
-            if (!string.IsNullOrEmpty(env)) return Path.Combine(env, "protocol", "conmon-cli", "captures");
-            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            {
-                string c = Path.Combine(d.FullName, "shared", "protocol", "conmon-cli", "captures");
-                if (Directory.Exists(c)) return c;
-            }
-            throw new InvalidOperationException("shared/protocol/conmon-cli/captures not found: set PODMON_SHARED");
-        }
-    }
+    public static string CapturesDir => Path.Combine(Rpc.RpcWire.RepoRoot, "tests", "fixtures", "conmon-cli", "captures");
 
     /// <summary>argv[1..] of a capture file ("argv[N]: value" lines).</summary>
     public static List<string> CapturedArgs(string file)

@@ -123,15 +123,16 @@ sealed class RawClient : IDisposable
 }
 
 /// <summary>
-/// The reference C++ client and wire tools, and the second client that speaks the conmon-rs v0.7.x
-/// layout; each built once per test run (into .build/conmon-rpc and .build/conmon-rpc-v073) when missing.
+/// The project's own client and wire tools on the official Cap'n Proto C++ library (tests/interop:
+/// an RPC implementation that is not podmon's), and the same client built for the conmon-rs v0.7.x
+/// layout; each built once per clone (into .build/interop and .build/interop-v073) when missing.
 /// </summary>
 static class ConmonRpc
 {
-    static readonly Lazy<string> _dir = new(() => EnsureBuilt(DefaultDir(), "build.sh", ["conmon-rpc", "wire-relay", "wire-decode"]));
+    static readonly Lazy<string> _dir = new(() => EnsureBuilt(DefaultDir(), null, ["conmon-rpc", "wire-relay", "wire-decode"]));
     static readonly Lazy<string> _v073Dir = new(() => EnsureBuilt(
         Environment.GetEnvironmentVariable("CONMON_RPC_V073_DIR") is { Length: > 0 } env ? env : DefaultDir() + "-v073",
-        "build-v073.sh", ["conmon-rpc"]));
+        "v073", ["conmon-rpc"]));
 
     public static string Dir => _dir.Value;
 
@@ -146,18 +147,20 @@ static class ConmonRpc
     }
 
     static string DefaultDir() =>
-        Environment.GetEnvironmentVariable("CONMON_RPC_DIR") is { Length: > 0 } env ? env.TrimEnd('/') : Path.Combine(RepoRoot(), ".build", "conmon-rpc");
+        Environment.GetEnvironmentVariable("CONMON_RPC_DIR") is { Length: > 0 } env ? env.TrimEnd('/') : Path.Combine(RepoRoot(), ".build", "interop");
 
-    static string EnsureBuilt(string dir, string script, string[] tools)
+    /// <summary>The project's own C++ client and wire tools (tests/interop), built once per clone.</summary>
+    static string EnsureBuilt(string dir, string? schema, string[] tools)
     {
         if (tools.All(t => File.Exists(Path.Combine(dir, t)))) return dir;
-        var psi = new ProcessStartInfo(Path.Combine(RpcWire.Shared, "tools", "conmon-rpc", script))
+        string script = Path.Combine(RepoRoot(), "tests", "interop", "build.sh");
+        var psi = new ProcessStartInfo(script)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
         psi.Environment["BUILD_DIR"] = dir;
-        psi.Environment["SKIP_APT"] = "1"; // tests/install-deps.sh installs the packages
+        if (schema is not null) psi.Environment["SCHEMA"] = schema;
         using var p = Process.Start(psi)!;
         Task<string> o = p.StandardOutput.ReadToEndAsync(), e = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(600_000)) { p.Kill(true); throw new TimeoutException($"{script} took over 10 minutes"); }

@@ -8,20 +8,17 @@ namespace Podmon.Tests.Rpc;
 /// <summary>Client-side frames for driving a server, and a decoder for what it sends back.</summary>
 static class RpcWire
 {
-    public static readonly string Shared = FindShared();
-    public static readonly string WireDir = Path.Combine(Shared, "protocol", "wire");
+    public static readonly string RepoRoot = FindRepoRoot();
+    public static readonly string WireDir = Path.Combine(RepoRoot, "tests", "fixtures", "wire");
 
-    /// <summary>A golden vector (recorded from the official C++ client) by name, e.g. "version-request".</summary>
+    /// <summary>A golden vector (recorded from the official C++ client, tests/fixtures/wire) by name, e.g. "version-request".</summary>
     public static byte[] Golden(string name) => File.ReadAllBytes(Path.Combine(WireDir, name + ".bin"));
 
-    static string FindShared()
+    static string FindRepoRoot()
     {
-        string? env = Environment.GetEnvironmentVariable("PODMON_SHARED");
-        if (!string.IsNullOrEmpty(env)) return env;
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (Directory.Exists(Path.Combine(d.FullName, "shared", "protocol", "wire")))
-                return Path.Combine(d.FullName, "shared");
-        throw new InvalidOperationException("shared reference material not found: set PODMON_SHARED or place 'shared' beside the repository");
+            if (File.Exists(Path.Combine(d.FullName, "publish.sh"))) return d.FullName;
+        throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
     }
 
     static byte[] Build(Action<RpcMessageBuilder> fill)

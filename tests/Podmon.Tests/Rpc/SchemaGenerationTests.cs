@@ -27,7 +27,7 @@ public partial class SchemaGenerationTests
     {
         var structs = new Dictionary<string, Struct>();
         Struct? current = null;
-        foreach (string line in File.ReadAllLines(Path.Combine(RpcWire.Shared, "protocol", file)))
+        foreach (string line in File.ReadAllLines(Path.Combine(RpcWire.RepoRoot, "src", "Podmon.Capnp", "Generator", file)))
         {
             Match m;
             if ((m = StructRe().Match(line)).Success)
@@ -99,7 +99,7 @@ public partial class SchemaGenerationTests
         foreach (ConmonMethod method in Enum.GetValues<ConmonMethod>())
         {
             string name = char.ToLowerInvariant(method.ToString()[0]) + method.ToString()[1..];
-            string request = Regex.Match(File.ReadAllText(Path.Combine(RpcWire.Shared, "protocol", "conmon.capnp.layout.txt")),
+            string request = Regex.Match(File.ReadAllText(Path.Combine(RpcWire.RepoRoot, "src", "Podmon.Capnp", "Generator", "conmon.capnp.layout.txt")),
                 $@"\b{name} @\d+ \(request :(\w+)\)").Groups[1].Value;
             Assert.Equal(Shapes.FirstOrDefault(s => s.Struct == request), SchemaGeneration.Of(method));
         }
