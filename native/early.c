@@ -173,9 +173,9 @@ static void wait_start_byte(int fd) {
    touched before the move: the runtime's start-up memory stays charged to the engine's cgroup,
    not to the monitors', and everything the monitor does from Main on is charged to the
    monitors' cgroup, however busy the machine (without the wait, a runtime still starting when
-   the start byte came charged the rest of its start-up to the monitors' cgroup). If the move fails, that daemon exits without having done anything and the launcher
-   falls back to forking a daemon after the start byte (the runtime then starts inside the
-   cgroup). Without a start pipe nothing moves the launcher: fork at once, no go needed.
+   the start byte came charged the rest of its start-up to the monitors' cgroup). If the move
+   fails, that daemon exits without having done anything and the launcher falls back to forking
+   a daemon after the start byte (the runtime then starts inside the cgroup). Without a start pipe nothing moves the launcher: fork at once, no go needed.
    The launcher exits when the daemon reports "ready" (or prints its error). The inherited fds
    (sync 3, start 4, attach 5) stay open in the daemon. */
 static int g_go_fd = -1;

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Runs one real container through podmon, the way CRI-O drives conmon-rs: start the server,
-# createContainer over its RPC socket (with the reference C++ client), `runc start`, wait for
-# the exit file, print the CRI log and the version RPC, stop the server.
-# Needs: root, artifacts/podmon (./publish.sh), runc, busybox-static, ../shared beside the repo.
+# createContainer over its RPC socket (with the project's C++ client on the official Cap'n Proto
+# library, tests/interop), `runc start`, wait for the exit file, print the CRI log and the version
+# RPC, stop the server.
+# Needs: root, artifacts/podmon (./publish.sh), runc, busybox-static, libcapnp-dev (tests/install-deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-shared=${PODMON_SHARED:-$repo/../shared}
-client=$repo/.build/conmon-rpc/conmon-rpc
+client=$repo/.build/interop/conmon-rpc
 if [ ! -x "$client" ]; then
-    echo "demo: building the reference client (../shared/tools/conmon-rpc) ..."
-    BUILD_DIR=$repo/.build/conmon-rpc SKIP_APT=1 "$shared/tools/conmon-rpc/build.sh" >/dev/null
+    echo "demo: building the C++ client (tests/interop) ..."
+    BUILD_DIR=$repo/.build/interop tests/interop/build.sh >/dev/null
 fi
 
 work=$(mktemp -d /tmp/podmon-demo.XXXXXX)

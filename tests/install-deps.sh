@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
     gcc libc6-dev make file       # the C helper and the static link; `file` checks the result
     runc busybox-static           # real containers in tests: the OCI runtime and the image
-    capnproto libcapnp-dev g++ cmake pkg-config jq   # ../shared/tools/conmon-rpc, the reference client
+    capnproto libcapnp-dev g++ cmake pkg-config jq   # tests/interop: the C++ client on the official library
     conmon podman uidmap          # the peers: conmon for benchmarks, podman for conmon mode
     procps strace python3         # ps/pmap and python3 for benchmarks and tests/demo.sh; strace for diagnosing
     python3-websockets python3-kubernetes   # real WebSocket clients of the streaming server (tests/streaming, run with /usr/bin/python3)

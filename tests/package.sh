@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-client=${1:-${CONMON_RPC_DIR:-$root/.build/conmon-rpc}/conmon-rpc}
+client=${1:-${CONMON_RPC_DIR:-$root/.build/interop}/conmon-rpc}
 [ -d "$client" ] && client=$client/conmon-rpc
 bin=/usr/libexec/podmon/podmon
 

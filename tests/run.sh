@@ -11,16 +11,16 @@ mkdir -p "$results"
 tests/install-deps.sh || exit 1
 ./publish.sh || { echo "0 passed, 1 failed"; exit 1; }
 
-# The reference C++ client and wire tools for the RPC interop tests, built once per clone (the tests
-# build them too when missing, but doing it here keeps compile time out of any test's budget).
-shared=${PODMON_SHARED:-$root/../shared}
-if [ ! -x .build/conmon-rpc/conmon-rpc ] || [ ! -x .build/conmon-rpc/wire-relay ] || [ ! -x .build/conmon-rpc/wire-decode ]; then
-    BUILD_DIR=$root/.build/conmon-rpc SKIP_APT=1 "$shared/tools/conmon-rpc/build.sh" >"$results/conmon-rpc-build.log" 2>&1 \
-        || { cat "$results/conmon-rpc-build.log"; echo "tests/run.sh: building conmon-rpc failed" >&2; }
+# The project's own Cap'n Proto C++ client and wire tools (tests/interop) for the RPC interop tests,
+# built once per clone (the tests build them too when missing, but doing it here keeps compile time
+# out of any test's budget).
+if [ ! -x .build/interop/conmon-rpc ] || [ ! -x .build/interop/wire-relay ] || [ ! -x .build/interop/wire-decode ]; then
+    BUILD_DIR=$root/.build/interop tests/interop/build.sh >"$results/interop-build.log" 2>&1 \
+        || { cat "$results/interop-build.log"; echo "tests/run.sh: building tests/interop failed" >&2; }
 fi
-if [ ! -x .build/conmon-rpc-v073/conmon-rpc ]; then
-    BUILD_DIR=$root/.build/conmon-rpc-v073 SKIP_APT=1 "$shared/tools/conmon-rpc/build-v073.sh" >"$results/conmon-rpc-v073-build.log" 2>&1 \
-        || { cat "$results/conmon-rpc-v073-build.log"; echo "tests/run.sh: building the v0.7.x conmon-rpc failed" >&2; }
+if [ ! -x .build/interop-v073/conmon-rpc ]; then
+    BUILD_DIR=$root/.build/interop-v073 SCHEMA=v073 tests/interop/build.sh >"$results/interop-v073-build.log" 2>&1 \
+        || { cat "$results/interop-v073-build.log"; echo "tests/run.sh: building the v0.7.x client failed" >&2; }
 fi
 
 status=0
@@ -45,8 +45,8 @@ PODMON_IO=io_uring dotnet test tests/Podmon.Tests/Podmon.Tests.csproj -c Release
 # conmon, its memory gates): each prints "PASS name" / "FAIL name: why" lines, counted below with
 # the xunit results. The bench's times and CPU are reported, never gated.
 echo "== package (tests/package.sh)"
-timeout 900 tests/package.sh "$root/.build/conmon-rpc/conmon-rpc" | tee "$results/package.txt"
-# A real CRI-O drives podmon in both modes next to conmon (tests/crio/run.sh; it needs ../shared and
+timeout 900 tests/package.sh "$root/.build/interop/conmon-rpc" | tee "$results/package.txt"
+# A real CRI-O drives podmon in both modes next to conmon (tests/crio/run.sh; it needs the CRI-O build tool beside the repository and
 # says so in one line where that is missing).
 echo "== CRI-O (tests/crio/run.sh)"
 timeout 1800 tests/crio/run.sh "$root/artifacts/podmon" | tee "$results/crio.txt"
