@@ -31,7 +31,7 @@ trap 'rm -rf "$stage"' EXIT
 umask 022
 pkg=$stage/podmon
 doc=$pkg/usr/share/doc/podmon
-install -d "$pkg/DEBIAN" "$pkg/usr/libexec/podmon" "$pkg/usr/share/man/man8" "$doc/examples" \
+install -d "$pkg/DEBIAN" "$pkg/usr/libexec/podmon" "$pkg/usr/share/man/man8" "$doc/examples" "$doc/docs" \
     "$pkg/usr/share/lintian/overrides"
 # as dh_strip does: the already stripped binary loses its .comment section (compiler banners)
 objcopy --remove-section=.comment "$bin" "$pkg/usr/libexec/podmon/podmon"
@@ -39,6 +39,8 @@ chmod 0755 "$pkg/usr/libexec/podmon/podmon"
 sed "s/@VERSION@/$version/" packaging/podmon.8 | gzip -9n > "$pkg/usr/share/man/man8/podmon.8.gz"
 install -m 0644 packaging/copyright "$doc/copyright"
 gzip -9n < README.md > "$doc/README.md.gz"
+# the topic documents the README links to (docs/NAME.md -> docs/NAME.md.gz, beside it)
+for f in docs/*.md; do gzip -9n < "$f" > "$doc/docs/$(basename "$f").gz"; done
 cp -r packaging/examples/. "$doc/examples/"
 install -m 0644 packaging/lintian-overrides "$pkg/usr/share/lintian/overrides/podmon"
 {
