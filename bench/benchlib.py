@@ -164,7 +164,7 @@ def stop_server(d, pid, servers):
     shutil.rmtree(d, ignore_errors=True)
 
 
-# The IO paths podmon is measured on (PODMON_IO, README "IO backends").
+# The IO paths podmon is measured on (PODMON_IO, docs/io-backends.md).
 IO_PATHS = ("epoll", "io_uring")
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CI bench (issue 14): podmon next to Debian's conmon in the same run, a few minutes long.
+"""CI bench: podmon next to Debian's conmon in the same run, a few minutes long.
 
 Measures, on real runc containers (busybox, cgroupfs, CRI-O style launches):
 1. idle memory, no activity for 2.5 s: the server with no container; a monitor with one `sleep`

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 4 bench: podmon with real runc containers, next to Debian's conmon 2.1.6 in the same run.
+"""Container bench: podmon with real runc containers, next to Debian's conmon 2.1.6 in the same run.
 
 podmon is ONE server per pod (plus its `podmon --pod-watchdog` helper, a child of the server);
 conmon is one process per container, launched CRI-O style (plain pipe as sync pipe, private runc

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 2 bench: the idle server and its start, next to Debian's conmon in the same run.
+"""Server bench: the idle server and its start, next to Debian's conmon in the same run.
 
 - podmon: idle server (daemon, no containers), median of N starts, measured 2 s after listening;
   exec -> socket bound (inotify IN_CREATE, foreground) and launcher exec -> exit (daemon mode:

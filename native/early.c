@@ -9,7 +9,7 @@
  *    exits; the daemon keeps the sync/start/attach fds (3, 4, 5) and continues into Main. With
  *    conmon's --sync (CRI-O's exec-sync) there is no fork: the process the engine started monitors.
  *
- * Mode rule (pm_classify_args; README "Modes"):
+ * Mode rule (pm_classify_args; docs/architecture.md "Modes"):
  *  1. `--version`, `--help`, … : no fork (the managed side prints and exits); `pause` runs in
  *     C (pause.c) and never starts the runtime;
  *  2. conmon mode if argv[0]'s basename is "conmon", or _OCI_SYNCPIPE is set, or any argument

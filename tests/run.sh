@@ -33,7 +33,7 @@ for proj in tests/*/*.Tests.csproj; do
 done
 
 # The container, log, conmon-mode, loop and streaming tests again on the other IO path: the first
-# pass ran on the default (epoll, README "IO backends"), this one with PODMON_IO=io_uring, which the
+# pass ran on the default (epoll, docs/io-backends.md), this one with PODMON_IO=io_uring, which the
 # in-process loops (tests' TestLoop) and every podmon the tests start read.
 echo "== Podmon.Tests on io_uring (PODMON_IO=io_uring)"
 PODMON_IO=io_uring dotnet test tests/Podmon.Tests/Podmon.Tests.csproj -c Release -nologo --no-build \

@@ -13,7 +13,7 @@ public static class Program
         // native/early.c has already blocked our signals and, for a server without
         // --skip-fork, forked: this is then the daemon and readyFd reaches the waiting launcher.
         int readyFd = EarlyNative.ReadyFd();
-        // conmon mode (native/early.c decided, see README "Modes"): the C conmon's contract.
+        // conmon mode (native/early.c decided, see docs/architecture.md "Modes"): the C conmon's contract.
         if (EarlyNative.StartupMode() == ConmonMode)
         {
             // Started before the engine's cgroup move: nothing the monitor does may happen outside it.

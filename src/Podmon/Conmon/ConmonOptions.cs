@@ -51,7 +51,7 @@ public sealed class ConmonOptions
     public int TimeoutSec { get; set; }
     public string? PersistDir { get; set; }
     public string? Restore { get; set; }
-    /// <summary>Accepted and ignored (documented in README "conmon mode").</summary>
+    /// <summary>Accepted and ignored (documented in podmon(8) and docs/conmon-mode.md).</summary>
     public List<string> Ignored { get; } = [];
 
     /// <summary>The checks conmon makes after parsing (cli.c process_cli).</summary>
@@ -122,7 +122,7 @@ public static class ConmonCommandLine
         ["timeout"] = (Kind.Value, (o, v) => o.TimeoutSec = Int(v, "--timeout")),
         ["persist-dir"] = (Kind.Value, (o, v) => o.PersistDir = v),
         ["restore"] = (Kind.Value, (o, v) => o.Restore = v),
-        // Accepted, no effect in podmon (see README "conmon mode").
+        // Accepted, no effect in podmon (see podmon(8) and docs/conmon-mode.md).
         ["replace-listen-pid"] = (Kind.Flag, (o, _) => o.Ignored.Add("--replace-listen-pid")),
         ["no-container-partial-message"] = (Kind.Flag, (o, _) => o.Ignored.Add("--no-container-partial-message")),
         ["sdnotify-socket"] = (Kind.Value, (o, v) => o.Ignored.Add("--sdnotify-socket")),

@@ -13,7 +13,7 @@ namespace Podmon.ConmonCli;
 /// client that closes causes no EOF. A line is parsed where it lies in the read buffer; only a
 /// line that arrives in pieces is gathered (in a fixed 1 KiB buffer): nothing is allocated per
 /// chunk or line. Not System.IO.Pipelines: a Pipe would copy every chunk and adds ~50 kB of
-/// writable type data that every podmon process, server too, keeps resident (README).
+/// writable type data that every podmon process, server too, keeps resident (docs/build-notes.md, Dependencies).
 /// </summary>
 sealed class ControlFifos : IDisposable
 {

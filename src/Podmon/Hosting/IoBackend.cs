@@ -9,7 +9,7 @@ namespace Podmon.Hosting;
 /// then read/write), "io_uring" (the loop waits on a ring, container output is read through it;
 /// falls back to epoll when the kernel refuses a ring: ENOSYS, EPERM under seccomp or
 /// kernel.io_uring_disabled), or unset/"auto": <see cref="Default"/>, the faster one as measured
-/// (README "IO backends").
+/// (docs/io-backends.md).
 /// </summary>
 public static class IoBackend
 {
