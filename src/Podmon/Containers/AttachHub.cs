@@ -175,42 +175,26 @@ public interface IAttachStream : IOutputSink
     void OnContainerDone();
 }
 
-/// <summary>One attach socket path: accepts clients.</summary>
-sealed class AttachListener : IEventHandler, IDisposable
+/// <summary>One attach socket path (mode 0700): its clients join the hub.</summary>
+sealed class AttachListener : IDisposable
 {
-    readonly EventLoop _loop;
-    readonly AttachHub _hub;
-    readonly OwnedFd _fd;
-    readonly Registration _reg;
-    readonly bool _stopAfterStdinEof;
+    readonly Acceptor _acceptor;
+    bool _disposed;
 
     public string Path { get; }
 
     public AttachListener(EventLoop loop, AttachHub hub, string path, bool stopAfterStdinEof)
     {
-        _loop = loop;
-        _hub = hub;
         Path = path;
-        _stopAfterStdinEof = stopAfterStdinEof;
-        _fd = UnixSocket.Listen(path, Libc.SOCK_SEQPACKET, 0b111_000_000);
-        _reg = loop.Add(_fd.Value, Libc.EPOLLIN, this);
-    }
-
-    public unsafe void OnEvents(uint events)
-    {
-        while (true)
-        {
-            int fd = Libc.accept4(_fd.Value, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
-            if (fd < 0) return;
-            _hub.Accepted(new AttachClient(_loop, _hub, new OwnedFd(fd), _stopAfterStdinEof));
-        }
+        _acceptor = new Acceptor(loop, UnixSocket.Listen(path, Libc.SOCK_SEQPACKET, 0b111_000_000), path,
+            fd => hub.Accepted(new AttachClient(loop, hub, fd, stopAfterStdinEof)));
     }
 
     public void Dispose()
     {
-        if (_fd.IsClosed) return;
-        _loop.Remove(_reg);
-        _fd.Dispose();
+        if (_disposed) return; // once: a later listener may have bound the same path
+        _disposed = true;
+        _acceptor.Dispose();
         Libc.unlink(Path);
     }
 }

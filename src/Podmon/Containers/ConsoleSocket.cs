@@ -11,8 +11,7 @@ namespace Podmon.Containers;
 public sealed class ConsoleSocket : IEventHandler, IDisposable
 {
     readonly EventLoop _loop;
-    OwnedFd? _listener;
-    Registration _listenReg;
+    Acceptor? _acceptor;
     OwnedFd? _conn;
     Registration _connReg;
     ShortPath? _connectPath;
@@ -32,8 +31,7 @@ public sealed class ConsoleSocket : IEventHandler, IDisposable
         _loop = loop;
         Path = path;
         Libc.unlink(path);
-        _listener = UnixSocket.Listen(path, Libc.SOCK_STREAM, 0b111_000_000);
-        _listenReg = loop.Add(_listener.Value, Libc.EPOLLIN, this);
+        _acceptor = new Acceptor(loop, UnixSocket.Listen(path, Libc.SOCK_STREAM, 0b111_000_000), path, Connected);
         _connectPath = new ShortPath(path, Libc.getpid().ToString(System.Globalization.CultureInfo.InvariantCulture));
         ConnectPath = _connectPath.Value;
     }
@@ -43,18 +41,28 @@ public sealed class ConsoleSocket : IEventHandler, IDisposable
 
     public void OnEvents(uint events) => TryReceive();
 
+    /// <summary>The runtime connected (only its first connection counts; another is closed).</summary>
+    void Connected(OwnedFd fd)
+    {
+        if (_conn is not null)
+        {
+            fd.Dispose();
+            return;
+        }
+        _conn = fd;
+        _connReg = _loop.Add(fd.Value, Libc.EPOLLIN, this);
+        TryReceive();
+    }
+
     /// <summary>Accepts and receives without blocking; true once the master arrived.</summary>
-    public unsafe bool TryReceive()
+    public bool TryReceive()
     {
         if (Master is not null) return true;
-        if (_conn is null && _listener is not null)
+        if (_conn is null)
         {
-            int fd = Libc.accept4(_listener.Value, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
-            if (fd < 0) return false;
-            _conn = new OwnedFd(fd);
-            _connReg = _loop.Add(fd, Libc.EPOLLIN, this);
+            _acceptor?.AcceptPending(); // calls Connected, which receives
+            return Master is not null;
         }
-        if (_conn is null) return false;
         Span<byte> data = stackalloc byte[256];
         Span<int> fds = stackalloc int[1];
         int n;
@@ -74,11 +82,10 @@ public sealed class ConsoleSocket : IEventHandler, IDisposable
             _conn.Dispose();
             _conn = null;
         }
-        if (_listener is not null)
+        if (_acceptor is not null)
         {
-            _loop.Remove(_listenReg);
-            _listener.Dispose();
-            _listener = null;
+            _acceptor.Dispose();
+            _acceptor = null;
             Libc.unlink(Path);
         }
         _connectPath?.Dispose();
