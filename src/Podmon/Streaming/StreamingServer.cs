@@ -14,7 +14,7 @@ namespace Podmon.Streaming;
 /// with the token; what the token stands for then runs on the loop. Nothing exists (no socket, no
 /// buffer) before the first call, so an idle server costs what it did.
 /// </summary>
-public sealed class StreamingServer : IEventHandler, IDisposable
+public sealed class StreamingServer : IDisposable
 {
     public const int MaxTokens = 25;
     const long TokenLifetimeMs = 60 * 60 * 1000;
@@ -22,8 +22,8 @@ public sealed class StreamingServer : IEventHandler, IDisposable
     readonly ContainerEngine _engine;
     readonly StreamRequest?[] _tokens = new StreamRequest?[MaxTokens];
     readonly List<StreamConnection> _connections = [];
-    OwnedFd? _listener, _ownNetNs;
-    Registration _reg;
+    Acceptor? _acceptor;
+    OwnedFd? _ownNetNs;
     int _port;
 
     public StreamingServer(ContainerEngine engine) => _engine = engine;
@@ -64,39 +64,30 @@ public sealed class StreamingServer : IEventHandler, IDisposable
 
     void EnsureListening()
     {
-        if (_listener is not null) return;
+        if (_acceptor is not null) return;
+        OwnedFd? listener = null;
         try
         {
             _ownNetNs = OwnedFd.Check(Libc.open("/proc/thread-self/ns/net", Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", "/proc/thread-self/ns/net");
-            _listener = Libc.ListenLoopback(out _port);
-            _reg = Loop.Add(_listener.Value, Libc.EPOLLIN, this);
+            listener = Libc.ListenLoopback(out _port);
         }
         catch (SyscallException e)
         {
             _ownNetNs?.Dispose();
             _ownNetNs = null;
-            _listener?.Dispose();
-            _listener = null;
+            listener?.Dispose();
             throw new ContainerException($"start the streaming server: {e.Message}", e);
         }
+        // At most 16 clients per wake-up, so connections already open get their turn.
+        _acceptor = new Acceptor(Loop, listener, $"the streaming server (127.0.0.1:{_port.ToString(CultureInfo.InvariantCulture)})", Accepted, perEvent: 16);
         Log.Info($"streaming server listening on 127.0.0.1:{_port}");
     }
 
-    public unsafe void OnEvents(uint events)
+    unsafe void Accepted(OwnedFd fd)
     {
-        for (int i = 0; i < 16; i++)
-        {
-            int fd = Libc.accept4(_listener!.Value, null, null, Libc.SOCK_CLOEXEC | Libc.SOCK_NONBLOCK);
-            if (fd < 0)
-            {
-                int e = Errno.Last;
-                if (e is Errno.EMFILE or Errno.ENFILE) Log.Warn($"streaming server: accept: {Errno.Describe(e)}");
-                return;
-            }
-            int one = 1;
-            Libc.setsockopt(fd, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, &one, sizeof(int));
-            _connections.Add(new StreamConnection(this, Loop, new OwnedFd(fd)));
-        }
+        int one = 1;
+        Libc.setsockopt(fd.Value, Libc.IPPROTO_TCP, Libc.TCP_NODELAY, &one, sizeof(int));
+        _connections.Add(new StreamConnection(this, Loop, fd));
     }
 
     internal void Closed(StreamConnection c) => _connections.Remove(c);
@@ -111,6 +102,14 @@ public sealed class StreamingServer : IEventHandler, IDisposable
         else
         {
             c.RespondError(404, "Not Found", $"no such path: {head.Path}");
+            return;
+        }
+        // The token first, as the kubelet looks it up before anything else of the request; it is
+        // used up only by a request that is served, so a bad request leaves a good token usable.
+        int slot = Find(kind, head.Path[(head.Path.IndexOf('/', 1) + 1)..]);
+        if (slot < 0)
+        {
+            c.RespondError(404, "Not Found", "unknown, used or expired token");
             return;
         }
         if (head.Method != "GET")
@@ -145,18 +144,13 @@ public sealed class StreamingServer : IEventHandler, IDisposable
             c.RespondError(400, "Bad Request", portError!);
             return;
         }
-        string token = head.Path[(head.Path.IndexOf('/', 1) + 1)..];
-        StreamRequest? request = Take(kind, token);
-        if (request is null)
-        {
-            c.RespondError(404, "Not Found", "unknown, used or expired token");
-            return;
-        }
         if (!Negotiate(kind, head.Protocols, out string? protocol, out int version, out bool base64))
         {
             c.RespondError(400, "Bad Request", $"none of the subprotocols '{head.Protocols}' is supported (offer {(kind == StreamKind.PortForward ? "v4.channel.k8s.io" : "v5.channel.k8s.io")})");
             return;
         }
+        StreamRequest request = _tokens[slot]!;
+        _tokens[slot] = null; // single use
         IStreamSession session = kind switch
         {
             StreamKind.Exec => new ExecSession(this, request),
@@ -166,17 +160,19 @@ public sealed class StreamingServer : IEventHandler, IDisposable
         c.Upgrade(head.Key, protocol, version, base64, session);
     }
 
-    StreamRequest? Take(StreamKind kind, string token)
+    /// <summary>The slot of a live token of this kind, or -1 (an expired one is dropped on the way).</summary>
+    int Find(StreamKind kind, string token)
     {
         long now = Libc.MonotonicMs();
         for (int i = 0; i < _tokens.Length; i++)
         {
             StreamRequest? t = _tokens[i];
             if (t is null || t.Kind != kind || !SameToken(t.Token, token)) continue;
-            _tokens[i] = null; // single use
-            return t.ExpiresMs > now ? t : null;
+            if (t.ExpiresMs > now) return i;
+            _tokens[i] = null;
+            return -1;
         }
-        return null;
+        return -1;
     }
 
     /// <summary>Compares in time that does not depend on where the strings differ.</summary>
@@ -241,12 +237,8 @@ public sealed class StreamingServer : IEventHandler, IDisposable
     public void Dispose()
     {
         foreach (StreamConnection c in _connections.ToArray()) c.Dispose();
-        if (_listener is not null)
-        {
-            Loop.Remove(_reg);
-            _listener.Dispose();
-            _listener = null;
-        }
+        _acceptor?.Dispose();
+        _acceptor = null;
         _ownNetNs?.Dispose();
     }
 }
