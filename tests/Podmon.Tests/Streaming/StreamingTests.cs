@@ -194,6 +194,10 @@ public class StreamingTests(RuncFixture fx) : IClassFixture<RuncFixture>
         Assert.Equal(431, Http(fresh, "GET", "X-Big: " + new string('x', 9000)).GetProperty("status").GetInt32());
         // None of those used the token up.
         AssertSuccess(WebSocket(fresh, V4));
+        // The token is looked up first, as the kubelet does: an unknown one is 404 whatever else is wrong.
+        var origin = new Uri(fresh).GetLeftPart(UriPartial.Authority);
+        Assert.Equal(404, Http($"{origin}/port-forward/{new string('0', 32)}", "GET").GetProperty("status").GetInt32());
+        Assert.Equal(404, Http($"{origin}/exec/{new string('0', 32)}", "POST").GetProperty("status").GetInt32());
 
         // At most 25 live tokens: the 26th evicts the oldest.
         string[] urls = [.. Enumerable.Range(0, 26).Select(_ => Url(s, "serve-exec", "--id", id, "--stdout", "--", "true"))];
