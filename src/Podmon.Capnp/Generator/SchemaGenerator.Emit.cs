@@ -90,11 +90,11 @@ public static partial class SchemaGenerator
 
     private static void EmitReaderField(StringBuilder w, Decl d, Field f)
     {
-        string p = Pascal(f.Name);
-        string t = f.Type;
+        string p = Pascal(f.Name), bare = Member(d, f.Name);
+        string t = f.Type.Name;
         if (f.Group is { } g)
         {
-            w.Append($"\n    public {g.CsName}Reader {p} => new(_s);\n");
+            w.Append($"\n    public {g.CsName}Reader {bare} => new(_s);\n");
             return;
         }
         if (t == "Void")
@@ -102,7 +102,7 @@ public static partial class SchemaGenerator
         w.Append('\n');
         if (f.Ptr < 0)
         {
-            w.Append($"    public {DataType(d, t)} {p} => {DataRead(d, f)};\n");
+            w.Append($"    public {DataType(f.Type)} {bare} => {DataRead(f)};\n");
             return;
         }
         int i = f.Ptr;
@@ -110,26 +110,27 @@ public static partial class SchemaGenerator
         {
             case "Text":
                 w.Append($"    /// <summary>UTF-8, without the NUL terminator.</summary>\n");
-                w.Append($"    public ReadOnlySpan<byte> {p} => _s.ReadText({i});\n");
+                w.Append($"    public ReadOnlySpan<byte> {bare} => _s.ReadText({i});\n");
                 w.Append($"    public string {p}String => _s.ReadTextString({i});\n");
                 break;
             case "Data":
-                w.Append($"    public ReadOnlySpan<byte> {p} => _s.ReadData({i});\n");
+                w.Append($"    public ReadOnlySpan<byte> {bare} => _s.ReadData({i});\n");
                 break;
             case "AnyPointer":
-                w.Append($"    public PointerReader {p} => _s.GetPointer({i});\n");
+                w.Append($"    public PointerReader {bare} => _s.GetPointer({i});\n");
+                break;
+            case "List":
+                TypeRef e = f.Type.Element!;
+                w.Append(ListElementKind(e) switch
+                {
+                    "text" => $"    public TextListReader {bare} => _s.ReadTextList({i});\n",
+                    "struct" => $"    public {e.Target!.CsName}ListReader {bare} => new(_s.ReadList({i}));\n",
+                    "primitive" => $"    public PrimitiveListReader<{ElementCs(e)}> {bare} => _s.ReadList<{ElementCs(e)}>({i});\n",
+                    _ => $"    public ListReader {bare} => _s.ReadList({i});\n",
+                });
                 break;
             default:
-                if (ListElement(t) is { } e)
-                    w.Append(ListElementKind(d, e) switch
-                    {
-                        "text" => $"    public TextListReader {p} => _s.ReadTextList({i});\n",
-                        "struct" => $"    public {Resolve(d, e)!.CsName}ListReader {p} => new(_s.ReadList({i}));\n",
-                        "primitive" => $"    public PrimitiveListReader<{ElementCs(d, e)}> {p} => _s.ReadList<{ElementCs(d, e)}>({i});\n",
-                        _ => $"    public ListReader {p} => _s.ReadList({i});\n",
-                    });
-                else
-                    w.Append($"    public {Resolve(d, t)!.CsName}Reader {p} => new(_s.ReadStruct({i}));\n");
+                w.Append($"    public {f.Type.Target!.CsName}Reader {bare} => new(_s.ReadStruct({i}));\n");
                 break;
         }
         w.Append($"    public bool Has{p} => _s.HasPointer({i});\n");
@@ -139,13 +140,17 @@ public static partial class SchemaGenerator
 
     private static void EmitBuilderField(StringBuilder w, Decl d, Field f)
     {
-        string p = Pascal(f.Name);
-        string t = f.Type;
+        string p = Pascal(f.Name), bare = Member(d, f.Name);
+        string t = f.Type.Name;
         // Setting a union member also sets the discriminant.
         string select = f.UnionTag >= 0 ? $"Which = {d.CsName}Which.{p};" : "";
         if (f.Group is { } g)
         {
-            w.Append($"\n    public {g.CsName}Builder {p} => new(_s);\n");
+            if (select.Length == 0)
+                w.Append($"\n    public {g.CsName}Builder {bare} => new(_s);\n");
+            else
+                w.Append($"\n    /// <summary>Selects this union member (without clearing its fields) and returns its view.</summary>\n" +
+                    $"    public {g.CsName}Builder Init{p}()\n    {{\n        {select}\n        return new(_s);\n    }}\n");
             return;
         }
         if (t == "Void")
@@ -157,10 +162,10 @@ public static partial class SchemaGenerator
         w.Append('\n');
         if (f.Ptr < 0)
         {
-            w.Append($"    public {DataType(d, t)} {p}\n    {{\n        get => {DataRead(d, f)};\n");
+            w.Append($"    public {DataType(f.Type)} {bare}\n    {{\n        get => {DataRead(f)};\n");
             w.Append(select.Length == 0
-                ? $"        set => {DataWrite(d, f)};\n    }}\n"
-                : $"        set\n        {{\n            {select}\n            {DataWrite(d, f)};\n        }}\n    }}\n");
+                ? $"        set => {DataWrite(f)};\n    }}\n"
+                : $"        set\n        {{\n            {select}\n            {DataWrite(f)};\n        }}\n    }}\n");
             return;
         }
         int i = f.Ptr;
@@ -178,29 +183,26 @@ public static partial class SchemaGenerator
                 break;
             case "AnyPointer":
                 if (select.Length == 0)
-                    w.Append($"    public PointerBuilder {p} => {slot};\n");
+                    w.Append($"    public PointerBuilder {bare} => {slot};\n");
                 else
                     w.Append($"    /// <summary>Selects this union member and returns its pointer slot.</summary>\n    public PointerBuilder Init{p}(){Body(slot)}");
                 break;
+            case "List":
+                TypeRef e = f.Type.Element!;
+                string? r = ListElementKind(e) switch
+                {
+                    "text" => $"TextListBuilder Init{p}(int count)|{slot}.InitTextList(count)",
+                    "struct" => $"{e.Target!.CsName}ListBuilder Init{p}(int count)|new({slot}.InitStructList(count, {e.Target!.CsName}Builder.DataWords, {e.Target!.CsName}Builder.PointerCount))",
+                    "primitive" => $"PrimitiveListBuilder<{ElementCs(e)}> Init{p}(int count)|{slot}.InitList<{ElementCs(e)}>(count)",
+                    "bool" => $"ListBuilder Init{p}(int count)|{slot}.InitList(ElementSize.Bit, count)",
+                    _ => null,
+                };
+                if (r is not null)
+                    w.Append($"    public {r.Split('|')[0]}{Body(r.Split('|')[1])}");
+                break;
             default:
-                if (ListElement(t) is { } e)
-                {
-                    string? r = ListElementKind(d, e) switch
-                    {
-                        "text" => $"TextListBuilder Init{p}(int count)|{slot}.InitTextList(count)",
-                        "struct" => $"{Resolve(d, e)!.CsName}ListBuilder Init{p}(int count)|new({slot}.InitStructList(count, {Resolve(d, e)!.CsName}Builder.DataWords, {Resolve(d, e)!.CsName}Builder.PointerCount))",
-                        "primitive" => $"PrimitiveListBuilder<{ElementCs(d, e)}> Init{p}(int count)|{slot}.InitList<{ElementCs(d, e)}>(count)",
-                        "bool" => $"ListBuilder Init{p}(int count)|{slot}.InitList(ElementSize.Bit, count)",
-                        _ => null,
-                    };
-                    if (r is not null)
-                        w.Append($"    public {r.Split('|')[0]}{Body(r.Split('|')[1])}");
-                }
-                else
-                {
-                    string s = Resolve(d, t)!.CsName;
-                    w.Append($"    public {s}Builder Init{p}(){Body($"{s}Builder.Init({slot})")}");
-                }
+                string s = f.Type.Target!.CsName;
+                w.Append($"    public {s}Builder Init{p}(){Body($"{s}Builder.Init({slot})")}");
                 break;
         }
         if (t != "AnyPointer")
@@ -233,57 +235,58 @@ public static partial class SchemaGenerator
         w.Append($"    public const ulong InterfaceId = 0x{i.Id:x16};\n}}\n");
         w.Append($"\n/// <summary>Method ordinals of interface {i.Name}.</summary>\n");
         w.Append($"public enum {i.CsName}Method : ushort\n{{\n");
-        foreach (var m in i.Methods)
+        foreach (Method m in i.Methods)
             w.Append($"    {Pascal(m.Name)} = {m.Ordinal},\n");
         w.Append("}\n");
-        foreach (var m in i.Methods)
+        foreach (Method m in i.Methods)
         {
-            foreach ((string suffix, string field, string type) in new[] { ("Params", "request", m.Request), ("Results", "response", m.Response) })
-            {
-                var s = new Decl { Kind = "struct", Name = $"{m.Name}{suffix}", Parent = i, Pointers = 1 };
-                s.CsName = Pascal(m.Name) + suffix;
-                s.Fields.Add(new Field { Name = field, Type = type, Ptr = 0 });
-                EmitType(w, s, listed);
-            }
+            EmitType(w, m.Params, listed);
+            EmitType(w, m.Results, listed);
         }
     }
 
-    private static string ListElementKind(Decl scope, string e) => e switch
+    // Members every view has (groups: Struct and Which); a field of the same name gets a trailing
+    // underscore (schema.capnp's Node.struct, Type.struct, Value.struct).
+    private static readonly HashSet<string> Reserved = ["Struct", "Which", "TypeId", "DataWords", "PointerCount", "From", "Init", "InitRoot"];
+
+    private static string Member(Decl d, string name)
+    {
+        string p = Pascal(name);
+        bool clash = d.Kind == "group" ? p is "Struct" or "Which" : Reserved.Contains(p);
+        return clash ? p + "_" : p;
+    }
+
+    private static string ListElementKind(TypeRef e) => e.Name switch
     {
         "Text" => "text",
         "Bool" => "bool",
-        _ when Primitives.ContainsKey(e) => "primitive",
-        _ => Resolve(scope, e)?.Kind switch
-        {
-            "enum" => "primitive",
-            "struct" => "struct",
-            _ => "other",
-        },
+        "enum" => "primitive",
+        "struct" => "struct",
+        _ when Primitives.ContainsKey(e.Name) => "primitive",
+        _ => "other",
     };
 
-    private static string ElementCs(Decl scope, string e) =>
-        Primitives.TryGetValue(e, out var prim) ? prim.Cs : Resolve(scope, e)!.CsName;
+    private static string ElementCs(TypeRef e) =>
+        Primitives.TryGetValue(e.Name, out var prim) ? prim.Cs : e.Target!.CsName;
 
-    private static string DataType(Decl scope, string t) =>
-        t == "Bool" ? "bool" : Primitives.TryGetValue(t, out var prim) ? prim.Cs : Resolve(scope, t)!.CsName;
+    private static string DataType(TypeRef t) =>
+        t.Name == "Bool" ? "bool" : Primitives.TryGetValue(t.Name, out var prim) ? prim.Cs : t.Target!.CsName;
 
-    private static string DataRead(Decl scope, Field f)
+    private static string DataRead(Field f)
     {
-        if (f.Type == "Bool")
+        if (f.Type.Name == "Bool")
             return $"_s.ReadBool({f.Bit}{(f.Default == "true" ? ", true" : "")})";
-        if (Primitives.TryGetValue(f.Type, out var prim))
+        if (Primitives.TryGetValue(f.Type.Name, out var prim))
             return $"_s.Read{prim.Read}({f.Bit / 8}{DefaultArg(f, prim.Cs)})";
-        return $"({Resolve(scope, f.Type)!.CsName})_s.ReadUInt16({f.Bit / 8}{DefaultArg(f, "ushort")})";
+        return $"({f.Type.Target!.CsName})_s.ReadUInt16({f.Bit / 8}{DefaultArg(f, "ushort")})";
     }
 
-    private static string DataWrite(Decl scope, Field f)
+    private static string DataWrite(Field f)
     {
-        if (f.Type == "Bool")
+        if (f.Type.Name == "Bool")
             return $"_s.WriteBool({f.Bit}, value{(f.Default == "true" ? ", true" : "")})";
-        if (Primitives.TryGetValue(f.Type, out var prim))
-            return prim.Read is "Float32" or "Float64" or "UInt8" or "UInt16" or "UInt32" or "UInt64" or "Int8" or "Int16" or "Int32" or "Int64"
-                ? $"_s.Write{prim.Read}({f.Bit / 8}, value{DefaultArg(f, prim.Cs)})"
-                : throw new InvalidOperationException(f.Type);
+        if (Primitives.TryGetValue(f.Type.Name, out var prim))
+            return $"_s.Write{prim.Read}({f.Bit / 8}, value{DefaultArg(f, prim.Cs)})";
         return $"_s.WriteUInt16({f.Bit / 8}, (ushort)value{DefaultArg(f, "ushort")})";
     }
 

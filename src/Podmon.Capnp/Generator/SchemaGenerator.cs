@@ -1,32 +1,44 @@
-using System.Globalization;
 using System.Text;
-using System.Text.RegularExpressions;
 
 namespace Podmon.Capnp.Generator;
 
 /// <summary>
-/// Generates typed readers/builders from the listing printed by <c>capnp compile -ocapnp</c>, which
-/// states every field's exact bit or pointer slot. Handles what our two schemas use: structs, enums,
-/// unions, groups, nested types, lists, Text/Data/AnyPointer, defaults, and interface method
-/// params/results structs.
+/// Generates typed readers/builders from a compiled schema: the CodeGeneratorRequest that
+/// <c>capnp compile -o &lt;plugin&gt;</c> hands a compiler plugin, read through Podmon.Capnp with the
+/// accessors for schema.capnp in Schema/ (which this generator made of its own request). Handles
+/// what our schemas use: structs, enums, unions, groups, nested types, lists, Text/Data/AnyPointer,
+/// data-field defaults, and interface method params/results structs.
 /// </summary>
 public static partial class SchemaGenerator
 {
-    public sealed record Job(string Layout, string OutputDir, string Namespace, IReadOnlyDictionary<string, string> Renames);
+    /// <summary>
+    /// One schema's accessors: <paramref name="Schema"/> names its request (<see cref="RequestDir"/>/&lt;Schema&gt;.bin).
+    /// With <paramref name="Previous"/>, also the table of where that older generation of the schema lays
+    /// its structs out differently (<see cref="EmitGenerations"/>).
+    /// </summary>
+    public sealed record Job(string Schema, string OutputDir, string Namespace, IReadOnlyDictionary<string, string> Renames,
+        string? Previous = null);
 
-    public const string LayoutDir = "src/Podmon.Capnp/Generator";
+    /// <summary>The committed CodeGeneratorRequests (see the README there), one per schema.</summary>
+    public const string RequestDir = "tests/Podmon.Capnp.Tests/CodeGeneratorRequests";
 
     public static readonly Job[] Jobs =
     [
         // rpc.Message would clash with Podmon.Capnp.MessageReader/MessageBuilder.
-        new("rpc.capnp.layout.txt", "src/Podmon.Capnp/Rpc/Schema", "Podmon.Capnp.Rpc",
+        new("rpc.capnp", "src/Podmon.Capnp/Rpc/Schema", "Podmon.Capnp.Rpc",
             new Dictionary<string, string> { ["Message"] = "RpcMessage" }),
-        new("conmon.capnp.layout.txt", "src/Podmon/Schema", "Podmon.Schema", new Dictionary<string, string>()),
+        new("conmon.capnp", "src/Podmon/Schema", "Podmon.Schema", new Dictionary<string, string>(),
+            Previous: "conmon-v0.7.3.capnp"),
+        // The generator's own input: the bootstrap accessors it reads every request with.
+        new("schema.capnp", "src/Podmon.Capnp/Generator/Schema", "Podmon.Capnp.Generator.Schema", new Dictionary<string, string>()),
     ];
 
-    private sealed class Decl
+    /// <summary>Every schema a committed request exists for: the jobs' and their previous generations.</summary>
+    public static IEnumerable<string> Schemas => Jobs.SelectMany(j => j.Previous is null ? [j.Schema] : new[] { j.Schema, j.Previous });
+
+    internal sealed class Decl
     {
-        public required string Kind; // struct, enum, group, interface
+        public required string Kind; // file, struct, enum, group, interface
         public required string Name;
         public Decl? Parent;
         public ulong Id;
@@ -37,13 +49,15 @@ public static partial class SchemaGenerator
         public readonly List<Field> Fields = [];
         public readonly List<Decl> Nested = [];
         public readonly List<(string Name, int Value)> Enumerants = [];
-        public readonly List<(string Name, int Ordinal, string Request, string Response)> Methods = [];
+        public readonly List<Method> Methods = [];
     }
 
-    private sealed class Field
+    /// <summary>A slot field (<see cref="Bit"/> or <see cref="Ptr"/> set) or a group (<see cref="Group"/>).</summary>
+    internal sealed class Field
     {
         public required string Name;
-        public required string Type;
+        public required TypeRef Type;
+        /// <summary>A data field's non-zero default, as a C# literal of its type's value (enums: the number).</summary>
         public string? Default;
         public int Bit = -1;
         public int Ptr = -1;
@@ -51,111 +65,54 @@ public static partial class SchemaGenerator
         public Decl? Group;
     }
 
-    [GeneratedRegex(@"^(struct|enum|interface) (\w+) @0x([0-9a-f]+) \{(?:\s+# (\d+) bytes, (\d+) ptrs)?$")]
-    private static partial Regex DeclRe();
-    [GeneratedRegex(@"^union \{\s+# tag bits \[(\d+), \d+\)$")]
-    private static partial Regex UnionRe();
-    [GeneratedRegex(@"^(\w+) :group \{$")]
-    private static partial Regex GroupRe();
-    [GeneratedRegex(@"^(\w+) @(\d+) \(request :(\w+)\) -> \(response :(\w+)\);$")]
-    private static partial Regex MethodRe();
-    [GeneratedRegex(@"^(\w+) @(\d+);$")]
-    private static partial Regex EnumerantRe();
-    [GeneratedRegex(@"^(\w+) @\d+ :(.+?)(?: = (.+?))?;\s+# (?:bits\[(\d+), \d+\)|ptr\[(\d+)\])(?:, union tag = (\d+))?$")]
-    private static partial Regex FieldRe();
-
-    /// <summary>Returns (file name, content) pairs, one file per top-level type.</summary>
-    public static List<(string Name, string Text)> Generate(string layout, Job job)
+    /// <summary>
+    /// A field's type: <paramref name="Name"/> is a capnp primitive (Void, Bool, Int8 … Float64, Text, Data,
+    /// AnyPointer), List (of <paramref name="Element"/>), or struct/enum/interface (<paramref name="Target"/>), or group.
+    /// </summary>
+    internal sealed record TypeRef(string Name, Decl? Target = null, TypeRef? Element = null)
     {
-        List<Decl> top = Parse(layout);
+        public override string ToString() => Name switch
+        {
+            "List" => $"List({Element})",
+            "struct" or "enum" or "interface" => Target!.Name,
+            _ => Name,
+        };
+    }
+
+    /// <summary>A method's params and results structs (generated by capnp for the parameter lists).</summary>
+    internal sealed record Method(string Name, int Ordinal, Decl Params, Decl Results);
+
+    /// <summary>Returns (file name, content) pairs, one file per top-level type (plus the generations table).</summary>
+    /// <param name="request">The committed request of a schema, by schema file name.</param>
+    public static List<(string Name, string Text)> Generate(Job job, Func<string, byte[]> request)
+    {
+        Decl file = Load(request(job.Schema), job.Schema);
+        List<Decl> top = file.Nested;
         var all = new List<Decl>();
         foreach (Decl d in top)
             Collect(d, all);
+        // A method's params and results structs are named after it, in the interface's scope.
+        all.AddRange(all.SelectMany(d => d.Methods).SelectMany(m => new[] { m.Params, m.Results }).ToList());
         foreach (Decl d in all)
             d.CsName = CsName(d, job.Renames);
         var listed = new HashSet<Decl>();
         foreach (Decl d in all)
             foreach (Field f in d.Fields)
-                if (ListElement(f.Type) is { } e && Resolve(d, e) is { Kind: "struct" } el)
+                if (f.Type is { Name: "List", Element.Target: { Kind: "struct" } el })
                     listed.Add(el);
 
         var files = new List<(string, string)>();
         foreach (Decl d in top.SelectMany(t => t.Kind == "interface" ? t.Nested : [t]))
-            files.Add((d.CsName + ".g.cs", File(job, w => EmitType(w, d, listed))));
+            files.Add((d.CsName + ".g.cs", File(job.Schema, job, w => EmitType(w, d, listed))));
         foreach (Decl i in top.Where(t => t.Kind == "interface"))
-            files.Add((i.CsName + ".g.cs", File(job, w => EmitInterface(w, i, listed))));
-        return files;
-    }
-
-    private static List<Decl> Parse(string layout)
-    {
-        var file = new Decl { Kind = "file", Name = "" };
-        List<Decl> top = file.Nested;
-        var stack = new Stack<Decl>();
-        stack.Push(file);
-        foreach (string raw in layout.Split('\n'))
+            files.Add((i.CsName + ".g.cs", File(job.Schema, job, w => EmitInterface(w, i, listed))));
+        if (job.Previous is { } previous)
         {
-            string line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#') || line.StartsWith('@') || line.StartsWith('$'))
-                continue;
-            Match m;
-            if ((m = DeclRe().Match(line)).Success)
-            {
-                var d = new Decl
-                {
-                    Kind = m.Groups[1].Value,
-                    Name = m.Groups[2].Value,
-                    Id = ulong.Parse(m.Groups[3].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture),
-                    DataWords = m.Groups[4].Success ? int.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture) / 8 : 0,
-                    Pointers = m.Groups[5].Success ? int.Parse(m.Groups[5].Value, CultureInfo.InvariantCulture) : 0,
-                };
-                d.Parent = stack.Peek();
-                d.Parent.Nested.Add(d);
-                stack.Push(d);
-            }
-            else if ((m = UnionRe().Match(line)).Success)
-            {
-                stack.Peek().UnionTagBit = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-                stack.Push(stack.Peek()); // a union's members belong to the enclosing struct or group
-            }
-            else if ((m = GroupRe().Match(line)).Success)
-            {
-                Decl owner = stack.Peek();
-                var g = new Decl { Kind = "group", Name = m.Groups[1].Value, Parent = owner };
-                owner.Fields.Add(new Field { Name = g.Name, Type = "group", Group = g });
-                stack.Push(g);
-            }
-            else if ((m = MethodRe().Match(line)).Success)
-            {
-                stack.Peek().Methods.Add((m.Groups[1].Value, int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture),
-                    m.Groups[3].Value, m.Groups[4].Value));
-            }
-            else if ((m = FieldRe().Match(line)).Success)
-            {
-                stack.Peek().Fields.Add(new Field
-                {
-                    Name = m.Groups[1].Value,
-                    Type = m.Groups[2].Value,
-                    Default = m.Groups[3].Success ? m.Groups[3].Value : null,
-                    Bit = m.Groups[4].Success ? int.Parse(m.Groups[4].Value, CultureInfo.InvariantCulture) : -1,
-                    Ptr = m.Groups[5].Success ? int.Parse(m.Groups[5].Value, CultureInfo.InvariantCulture) : -1,
-                    UnionTag = m.Groups[6].Success ? int.Parse(m.Groups[6].Value, CultureInfo.InvariantCulture) : -1,
-                });
-            }
-            else if ((m = EnumerantRe().Match(line)).Success)
-            {
-                stack.Peek().Enumerants.Add((m.Groups[1].Value, int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)));
-            }
-            else if (line == "}")
-            {
-                stack.Pop();
-            }
-            else
-            {
-                throw new FormatException($"unrecognised layout line: {line}");
-            }
+            Decl old = Load(request(previous), previous);
+            files.Add((GenerationsClass(previous) + ".g.cs",
+                File($"{job.Schema} and {previous}", job, w => EmitGenerations(w, file, old, job.Schema, previous))));
         }
-        return top;
+        return files;
     }
 
     private static void Collect(Decl d, List<Decl> all)
@@ -175,21 +132,6 @@ public static partial class SchemaGenerator
         return d.Parent is { Kind: "struct" or "group" } p ? CsName(p, renames) + own : own;
     }
 
-    private static Decl? Resolve(Decl scope, string name)
-    {
-        for (Decl? s = scope; s is not null; s = s.Parent)
-        {
-            if (s.Name == name && s.Kind != "group")
-                return s;
-            if (s.Nested.FirstOrDefault(n => n.Name == name) is { } hit)
-                return hit;
-        }
-        return null;
-    }
-
-    private static string? ListElement(string type) =>
-        type.StartsWith("List(", StringComparison.Ordinal) ? type[5..^1] : null;
-
     private static readonly Dictionary<string, (string Cs, int Bytes, string Read)> Primitives = new()
     {
         ["Int8"] = ("sbyte", 1, "Int8"), ["UInt8"] = ("byte", 1, "UInt8"),
@@ -201,11 +143,11 @@ public static partial class SchemaGenerator
 
     private static string Pascal(string name) => char.ToUpperInvariant(name[0]) + name[1..];
 
-    private static string File(Job job, Action<StringBuilder> body)
+    private static string File(string source, Job job, Action<StringBuilder> body)
     {
         var w = new StringBuilder();
         w.Append("// <auto-generated>\n")
-            .Append($"// Generated by src/Podmon.Capnp/Generator from {job.Layout}. Do not edit; rerun the generator.\n")
+            .Append($"// Generated by src/Podmon.Capnp/Generator from {source}. Do not edit; rerun the generator.\n")
             .Append("// </auto-generated>\n")
             .Append("#nullable enable\n")
             .Append("using Podmon.Capnp;\n\n")

@@ -1,5 +1,6 @@
 using Podmon.Capnp;
 using Podmon.Schema;
+using Shape = Podmon.Schema.ConmonV073Layout.Shape;
 
 namespace Podmon.Rpc;
 
@@ -9,46 +10,14 @@ namespace Podmon.Rpc;
 /// pointer after that field sits one slot higher. A request is told apart by its pointer count and
 /// the kinds of the slots that differ, then read through the one set of v1.0 accessors over a view
 /// that skips the old slot (<see cref="StructReader.WithoutPointer"/>): every handler is written
-/// once, for both generations. The shapes below are checked against both layout files by a test.
+/// once, for both generations. Which requests differ, where, and what their shifted slots hold is
+/// <see cref="ConmonV073Layout"/>, generated from the two compiled schemas (conmon.capnp and
+/// conmon-v0.7.3.capnp) by src/Podmon.Capnp/Generator, which refuses any other kind of difference.
 /// </summary>
 static class SchemaGeneration
 {
-    /// <summary>What a pointer field holds, as far as its encoding tells (Text and Data are both byte lists).</summary>
-    public enum Slot : byte { ByteList, TwoByteList, EightByteList, PointerList, StructList }
-
-    /// <summary>
-    /// A request struct that differs: v0.7's <c>metadataOld</c> is pointer <paramref name="OldSlot"/>,
-    /// and <paramref name="Shifted"/> are the kinds of v1.0's pointers from that slot on, which v0.7
-    /// has one higher. v1.0 has <c>OldSlot + Shifted.Length</c> pointers, v0.7 one more.
-    /// </summary>
-    public sealed record Shape(string Struct, int OldSlot, Slot[] Shifted)
-    {
-        public int CurrentPointers => OldSlot + Shifted.Length;
-        public int OldPointers => CurrentPointers + 1;
-    }
-
-    public static readonly Shape Version = new("VersionRequest", 0, [Slot.StructList]);
-    public static readonly Shape CreateContainer = new("CreateContainerRequest", 8,
-        [Slot.StructList, Slot.StructList, Slot.EightByteList, Slot.EightByteList]);
-    public static readonly Shape ExecSync = new("ExecSyncContainerRequest", 2, [Slot.StructList, Slot.StructList]);
-    public static readonly Shape Attach = new("AttachRequest", 3, [Slot.StructList]);
-    public static readonly Shape ReopenLog = new("ReopenLogRequest", 1, [Slot.StructList]);
-    public static readonly Shape SetWindowSize = new("SetWindowSizeRequest", 1, [Slot.StructList]);
-    public static readonly Shape CreateNamespaces = new("CreateNamespacesRequest", 0,
-        [Slot.TwoByteList, Slot.PointerList, Slot.PointerList, Slot.ByteList, Slot.ByteList, Slot.StructList]);
-
     /// <summary>The request shape of a method, or null where both generations agree.</summary>
-    public static Shape? Of(ConmonMethod method) => method switch
-    {
-        ConmonMethod.Version => Version,
-        ConmonMethod.CreateContainer => CreateContainer,
-        ConmonMethod.ExecSyncContainer => ExecSync,
-        ConmonMethod.AttachContainer => Attach,
-        ConmonMethod.ReopenLogContainer => ReopenLog,
-        ConmonMethod.SetWindowSizeContainer => SetWindowSize,
-        ConmonMethod.CreateNamespaces => CreateNamespaces,
-        _ => null,
-    };
+    public static Shape? Of(ConmonMethod method) => ConmonV073Layout.Request(method);
 
     /// <summary>
     /// The method's request (pointer 0 of <paramref name="parameters"/>) as the v1.0 accessors must
@@ -71,27 +40,18 @@ static class SchemaGeneration
     {
         int count = request.PointerCount;
         if (count <= shape.OldSlot) return false; // nothing that differs is there
-        bool fitsOld = Fits(request.GetPointer(shape.OldSlot), Slot.ByteList), fitsCurrent = true;
-        for (int i = 0; i < shape.Shifted.Length; i++)
+        ElementSize[] shifted = shape.Shifted;
+        bool fitsOld = Fits(request.GetPointer(shape.OldSlot), ElementSize.Byte), fitsCurrent = true;
+        for (int i = 0; i < shifted.Length; i++)
         {
             int slot = shape.OldSlot + i;
-            fitsCurrent &= Fits(request.GetPointer(slot), shape.Shifted[i]);
-            fitsOld &= Fits(request.GetPointer(slot + 1), shape.Shifted[i]);
+            fitsCurrent &= Fits(request.GetPointer(slot), shifted[i]);
+            fitsOld &= Fits(request.GetPointer(slot + 1), shifted[i]);
         }
         return fitsOld == fitsCurrent ? count == shape.OldPointers : fitsOld;
     }
 
-    static bool Fits(PointerReader p, Slot kind)
-    {
-        if (p.IsNull) return true;
-        if (p.Kind != PointerKind.List) return false;
-        return p.GetList().ElementSize == kind switch
-        {
-            Slot.ByteList => ElementSize.Byte,
-            Slot.TwoByteList => ElementSize.TwoBytes,
-            Slot.EightByteList => ElementSize.EightBytes,
-            Slot.PointerList => ElementSize.Pointer,
-            _ => ElementSize.InlineComposite,
-        };
-    }
+    /// <summary>Whether a pointer can be a field whose lists have this element size (Text and Data: Byte).</summary>
+    static bool Fits(PointerReader p, ElementSize size) =>
+        p.IsNull || (p.Kind == PointerKind.List && p.GetList().ElementSize == size);
 }

@@ -2,8 +2,8 @@
 # which CRI-O up to 1.36 speaks (CRI-O 1.26 vendors client v0.4.0, a prefix of it): `metadataOld`
 # is Data and the pointers after it one slot higher than in conmon.capnp. Copyright the conmon-rs
 # authors, Apache License 2.0 (packaging/copyright). Kept as published except this header;
-# `capnp compile -ocapnp` gives src/Podmon.Capnp/Generator/conmon-v0.7.3.capnp.layout.txt, from
-# which src/Podmon/Rpc/SchemaGeneration.cs's slot map is checked.
+# compiled with podmon's generator (capnpc-podmon) next to conmon.capnp, it gives the v0.7.x slot
+# map of ConmonV073Layout.g.cs that src/Podmon/Rpc/SchemaGeneration.cs reads.
 @0xffaaf7385bc4adad;
 
 interface Conmon {

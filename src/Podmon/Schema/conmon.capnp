@@ -1,8 +1,9 @@
 # The conmon-rs RPC schema podmon implements: conmon-rs's common/proto/conmon.capnp (v1.0 layout),
 # from containers/conmon-rs at commit 3f0abb3a3f361209fbb44ca03d7fc39211ed2af9, copyright the
 # conmon-rs authors, Apache License 2.0 (packaging/copyright). Kept as published except this
-# header; `capnp compile -ocapnp conmon.capnp` gives src/Podmon.Capnp/Generator/conmon.capnp.layout.txt,
-# from which src/Podmon/Schema/*.g.cs are generated.
+# header; `capnp compile -o ../../Podmon.Capnp/Generator/capnpc-podmon conmon.capnp`, run in this
+# folder, regenerates src/Podmon/Schema/*.g.cs with podmon's own generator (its README: the
+# CodeGeneratorRequests folder of tests/Podmon.Capnp.Tests).
 @0xffaaf7385bc4adad;
 
 interface Conmon {
