@@ -8,23 +8,6 @@ PID 1 reaps orphans only every ~2 s. What waits for a monitor's pid to go (CRI-O
 client polls kill(pid, 0) after stopping a pod's server; podman checks its conmon) sees a zombie
 until then. tests/crio/run.sh and tests/podman/e2e.sh run under this reaper, so they see what a
 node sees. Exits with the command's status.
-"""Runs a command as a child subreaper that reaps every orphan at once, as a node's systemd does.
-
-  subreaper.py COMMAND ARGS...
-
-Monitors daemonize, so their parent becomes the nearest subreaper or PID 1. This machine's PID 1
-reaps orphans only every ~2 s, and the conmon-rs client CRI-O uses polls kill(pid, 0) until the
-server's pid is gone, which a zombie never is: `crictl rmp` of a pod-mode pod then waits for PID
-1. Under this reaper the CRI-O suite sees what a node sees. Exits with the command's status.
-"""Runs a command as a child subreaper that reaps every orphan at once, as a node's systemd does.
-
-  subreaper.py COMMAND ARGS...
-
-Monitors daemonize, so their parent becomes the nearest subreaper or PID 1, and this machine's
-PID 1 reaps orphans only every ~2 s. What waits for a monitor's pid to go (CRI-O's conmon-rs
-client polls kill(pid, 0) after stopping a pod's server; podman checks its conmon) sees a zombie
-until then. tests/crio/run.sh and tests/podman/e2e.sh run under this reaper, so they see what a
-node sees. Exits with the command's status.
 """
 import ctypes
 import os
