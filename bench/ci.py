@@ -45,7 +45,7 @@ ap.add_argument("--calls", type=int, default=10000, help="version calls per stre
 ap.add_argument("--out", default=os.path.join(bl.ROOT, ".build", "bench"))
 a = ap.parse_args()
 
-CLIENT = os.path.join(os.environ.get("CONMON_RPC_DIR", os.path.join(bl.ROOT, ".build", "conmon-rpc")), "conmon-rpc")
+CLIENT = os.path.join(bl.INTEROP, "conmon-rpc")  # tests/interop, built by tests/run.sh
 DEVNULL = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
 SETTLE = 2.5          # the idle collector runs 1 s after the last activity
 GATES = [             # (name, what, limit kB)

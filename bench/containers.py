@@ -57,7 +57,7 @@ ap.add_argument("--strace", action="store_true", help="one extra strace -c run o
 a = ap.parse_args()
 ONLY = set(a.only.split(","))
 
-CLIENT = os.path.join(os.environ.get("CONMON_RPC_DIR", os.path.join(bl.ROOT, ".build", "conmon-rpc")), "conmon-rpc")
+CLIENT = os.path.join(bl.INTEROP, "conmon-rpc")  # tests/interop, built by tests/run.sh
 CLK = os.sysconf("SC_CLK_TCK")
 DEVNULL = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
 TAG = f"cb{os.getpid()}"
