@@ -13,7 +13,7 @@ import argparse, json, os, shutil, signal, statistics, subprocess, sys, tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl
 
-CONMON_RPC = os.path.join(os.environ.get("CONMON_RPC_DIR", os.path.join(bl.ROOT, ".build", "conmon-rpc")), "conmon-rpc")
+CONMON_RPC = os.path.join(bl.INTEROP, "conmon-rpc")
 CONMON_RS_PAUSE = bl.PEERS["conmon-rs"]["idle_server_kb"]  # kB: an idle conmon-rs server (bench/peers.json)
 
 ap = argparse.ArgumentParser(description=__doc__)

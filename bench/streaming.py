@@ -20,7 +20,7 @@ ap.add_argument("--sessions", type=int, default=10)
 ap.add_argument("--runs", type=int, default=30)
 a = ap.parse_args()
 
-TOOLS = os.environ.get("CONMON_RPC_DIR", os.path.join(bl.ROOT, ".build", "conmon-rpc"))
+TOOLS = bl.INTEROP
 CLIENT = os.path.join(TOOLS, "conmon-rpc")
 
 
