@@ -24,22 +24,39 @@ if [ ! -x .build/interop-v073/conmon-rpc ]; then
 fi
 
 status=0
-for proj in tests/*/*.Tests.csproj; do
-    name=$(basename "$proj" .csproj)
-    echo "== $name"
-    dotnet test "$proj" -c Release -nologo \
+# One dotnet test per project: its results in $results/<name>.trx, each of them expected below.
+expected_trx=()
+run_tests() { # name project [dotnet test arguments...]
+    local name=$1 proj=$2; shift 2
+    expected_trx+=("$name.trx")
+    dotnet test "$proj" -c Release -nologo "$@" \
         --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=minimal" \
         --results-directory "$results" || status=1
+}
+
+# The unit tests (in process, as any user: tests/*/*.Tests.csproj), then the integration tests
+# (root, runc, podman, conmon, the interop tools and the published binary: tests/*/*.IntegrationTests.csproj).
+unit=(tests/*/*.Tests.csproj)
+integration=(tests/*/*.IntegrationTests.csproj)
+for proj in "${unit[@]}" "${integration[@]}"; do
+    name=$(basename "$proj" .csproj)
+    echo "== $name"
+    run_tests "$name" "$proj"
 done
 
 # The container, log, conmon-mode, loop and streaming tests again on the other IO path: the first
 # pass ran on the default (epoll, docs/io-backends.md), this one with PODMON_IO=io_uring, which the
-# in-process loops (tests' TestLoop) and every podmon the tests start read.
-echo "== Podmon.Tests on io_uring (PODMON_IO=io_uring)"
-PODMON_IO=io_uring dotnet test tests/Podmon.Tests/Podmon.Tests.csproj -c Release -nologo --no-build \
-    --filter "FullyQualifiedName~Podmon.Tests.Containers|FullyQualifiedName~Podmon.Tests.Logging|FullyQualifiedName~Podmon.Tests.Conmon|FullyQualifiedName~Podmon.Tests.Loop|FullyQualifiedName~Podmon.Tests.Streaming" \
-    --logger "trx;LogFileName=Podmon.Tests.io_uring.trx" --logger "console;verbosity=minimal" \
-    --results-directory "$results" || status=1
+# in-process loops (TestLoop) and every podmon the tests start read. Those tests are in both the
+# unit and the integration project (namespaces Podmon.Tests.X and Podmon.IntegrationTests.X).
+for proj in tests/Podmon.Tests/Podmon.Tests.csproj tests/Podmon.IntegrationTests/Podmon.IntegrationTests.csproj; do
+    name=$(basename "$proj" .csproj)
+    filter=""
+    for area in Containers Logging Conmon Loop Streaming; do
+        filter+="${filter:+|}FullyQualifiedName~$name.$area"
+    done
+    echo "== $name on io_uring (PODMON_IO=io_uring)"
+    PODMON_IO=io_uring run_tests "$name.io_uring" "$proj" --no-build --filter "$filter"
+done
 
 # The Debian package end to end (tests/package.sh), then the CI bench (bench/ci.py: podmon next to
 # conmon, its memory gates): each prints "PASS name" / "FAIL name: why" lines, counted below with
@@ -72,12 +89,15 @@ for trx in "$results"/*.trx; do
     f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
 done
-expected=$(ls tests/*/*.Tests.csproj | wc -l)
-found=$(ls "$results"/*.trx 2>/dev/null | wc -l)
-if [ "$found" -lt "$expected" ]; then
-    echo "tests/run.sh: only $found of $expected test projects reported results" >&2
-    failed=$((failed + expected - found)); status=1
-fi
+# A run that reported nothing (did not build, crashed, or its filter matched no test) is a failure,
+# not a silent zero.
+for trx in "${expected_trx[@]}"; do
+    total=$(grep -o '<Counters [^>]*>' "$results/$trx" 2>/dev/null | head -1 | sed -n 's/.* total="\([0-9]*\)".*/\1/p')
+    if [ "${total:-0}" -eq 0 ]; then
+        echo "tests/run.sh: ${trx%.trx} reported no results" >&2
+        failed=$((failed + 1)); status=1
+    fi
+done
 [ "$failed" -eq 0 ] || status=1
 echo "$passed passed, $failed failed"
 exit $status

@@ -17,7 +17,7 @@ public class AllocationTests
     [Fact]
     public void SteadyStateReadingAndBuildingAllocateNothing()
     {
-        byte[] frame = TestFiles.Frame("version-response");
+        byte[] frame = GoldenFrames.Load("version-response");
         ReadContext ctx = default;
         using var mb = new MessageBuilder();
         long sum = 0;

@@ -11,7 +11,7 @@ public class BuilderTests
     {
         using var mb = new MessageBuilder();
         RpcMessageBuilder.InitRoot(mb).InitBootstrap().QuestionId = 0;
-        Assert.Equal(TestFiles.Frame("bootstrap-request"), mb.Frame.ToArray());
+        Assert.Equal(GoldenFrames.Load("bootstrap-request"), mb.Frame.ToArray());
 
         foreach ((string name, uint q) in new[] { ("finish-bootstrap", 0u), ("finish-call", 1u) })
         {
@@ -19,14 +19,14 @@ public class BuilderTests
             FinishBuilder f = RpcMessageBuilder.InitRoot(mb).InitFinish();
             f.QuestionId = q;
             f.ReleaseResultCaps = false;
-            Assert.Equal(TestFiles.Frame(name), mb.Frame.ToArray());
+            Assert.Equal(GoldenFrames.Load(name), mb.Frame.ToArray());
         }
 
         mb.Reset();
         ReleaseBuilder r = RpcMessageBuilder.InitRoot(mb).InitRelease();
         r.Id = 0;
         r.ReferenceCount = 1;
-        Assert.Equal(TestFiles.Frame("release-bootstrap-cap"), mb.Frame.ToArray());
+        Assert.Equal(GoldenFrames.Load("release-bootstrap-cap"), mb.Frame.ToArray());
     }
 
     [Fact]
@@ -153,7 +153,7 @@ public class BuilderTests
     public void ReturnWithCopiedExceptionAndCapability()
     {
         // Copy the exception of the golden error Return into a new Return, as the RPC layer would.
-        byte[] golden = TestFiles.Frame("create-namespaces-error-response");
+        byte[] golden = GoldenFrames.Load("create-namespaces-error-response");
         ReadContext ctx = default;
         var src = new RpcMessageReader(new MessageReader(golden, ref ctx).Root);
         using var mb = new MessageBuilder();
@@ -182,14 +182,14 @@ public class BuilderTests
         m = new RpcMessageReader(new MessageReader(mb.Frame, ref ctx2).Root);
         Assert.Equal(0u, m.Return.Results.Content.GetCapability());
         Assert.Equal(CapDescriptorWhich.SenderHosted, m.Return.Results.CapTable[0].Which);
-        Assert.Equal(mb.Frame.Length, TestFiles.Frame("bootstrap-response").Length);
+        Assert.Equal(mb.Frame.Length, GoldenFrames.Load("bootstrap-response").Length);
     }
 
     [Fact]
     public void CopyingEveryGoldenFramePreservesItsContent()
     {
         using var mb = new MessageBuilder();
-        foreach (string path in TestFiles.AllFramePaths())
+        foreach (string path in GoldenFrames.AllPaths())
         {
             byte[] frame = File.ReadAllBytes(path);
             ReadContext ctx = default;

@@ -7,7 +7,7 @@ public class FramingTests
     [Fact]
     public void IncrementalStatus()
     {
-        byte[] frame = TestFiles.Frame("create-container-two-segments-request");
+        byte[] frame = GoldenFrames.Load("create-container-two-segments-request");
         Assert.Equal(FrameStatus.NeedMore, Framing.Check(frame.AsSpan(0, 3), out int need));
         Assert.Equal(8, need);
         Assert.Equal(FrameStatus.NeedMore, Framing.Check(frame.AsSpan(0, 8), out need));
@@ -45,7 +45,7 @@ public class FramingTests
     [Fact]
     public void MessageReaderRejectsLengthMismatch()
     {
-        byte[] frame = TestFiles.Frame("version-request");
+        byte[] frame = GoldenFrames.Load("version-request");
         ReadContext ctx = default;
         Assert.Throws<CapnpFormatException>(() => new MessageReader(frame.AsSpan(0, frame.Length - 8), ref ctx).SegmentCount);
         Assert.Throws<CapnpFormatException>(() => new MessageReader(frame.Concat(new byte[8]).ToArray(), ref ctx).SegmentCount);

@@ -9,7 +9,7 @@ namespace Podmon.Capnp.Tests;
 
 public class GeneratorTests
 {
-    static readonly string RequestDir = Path.Combine(TestFiles.RepoRoot, SchemaGenerator.RequestDir);
+    static readonly string RequestDir = Path.Combine(Repo.Root, SchemaGenerator.RequestDir);
 
     static byte[] Request(string schema) => File.ReadAllBytes(Path.Combine(RequestDir, schema + ".bin"));
 
@@ -23,7 +23,7 @@ public class GeneratorTests
         foreach (SchemaGenerator.Job job in SchemaGenerator.Jobs)
         {
             var expected = SchemaGenerator.Generate(job, Request).ToDictionary(f => f.Name, f => f.Text);
-            string dir = Path.Combine(TestFiles.RepoRoot, job.OutputDir);
+            string dir = Path.Combine(Repo.Root, job.OutputDir);
             var actual = Directory.GetFiles(dir, "*.g.cs").ToDictionary(f => Path.GetFileName(f), File.ReadAllText);
             Assert.Equal(expected.Keys.Order(), actual.Keys.Order());
             foreach ((string name, string text) in expected)
@@ -31,7 +31,7 @@ public class GeneratorTests
         }
     }
 
-    static readonly string SchemaDir = Path.Combine(TestFiles.RepoRoot, "src", "Podmon", "Schema");
+    static readonly string SchemaDir = Path.Combine(Repo.Root, "src", "Podmon", "Schema");
 
     /// <summary>Each committed request, the directory capnp ran in and the schema it compiled (see the README beside them).</summary>
     public static TheoryData<string, string, string> Schemas() => new()

@@ -8,13 +8,13 @@ namespace Podmon.Capnp.Tests;
 /// <summary>Decodes the frames recorded from the official C++ implementation and checks their .txt values.</summary>
 public class GoldenTests
 {
-    public static TheoryData<string> Frames() => new(TestFiles.AllFramePaths().Select(p => Path.GetRelativePath(TestFiles.Wire, p)));
+    public static TheoryData<string> Frames() => new(GoldenFrames.AllPaths().Select(p => Path.GetRelativePath(GoldenFrames.Dir, p)));
 
     [Theory]
     [MemberData(nameof(Frames))]
     public void EveryFrameParsesAndWalks(string relativePath)
     {
-        byte[] frame = File.ReadAllBytes(Path.Combine(TestFiles.Wire, relativePath));
+        byte[] frame = File.ReadAllBytes(Path.Combine(GoldenFrames.Dir, relativePath));
         Assert.Equal(FrameStatus.Complete, Framing.Check(frame, out int length));
         Assert.Equal(frame.Length, length);
         ReadContext ctx = default;
@@ -26,7 +26,7 @@ public class GoldenTests
     [Fact]
     public void SessionStreamsSplitIntoTheRecordedFrames()
     {
-        foreach (string dir in Directory.GetDirectories(Path.Combine(TestFiles.Wire, "sessions")))
+        foreach (string dir in Directory.GetDirectories(Path.Combine(GoldenFrames.Dir, "sessions")))
         foreach (string side in new[] { "c2s", "s2c" })
         {
             byte[] stream = File.ReadAllBytes(Path.Combine(dir, side + ".bin"));
@@ -81,12 +81,12 @@ public class GoldenTests
     public void Bootstrap()
     {
         ReadContext ctx = default;
-        RpcMessageReader m = Read(TestFiles.Frame("bootstrap-request"), ref ctx);
+        RpcMessageReader m = Read(GoldenFrames.Load("bootstrap-request"), ref ctx);
         Assert.Equal(RpcMessageWhich.Bootstrap, m.Which);
         Assert.Equal(0u, m.Bootstrap.QuestionId);
         Assert.False(m.Bootstrap.HasDeprecatedObjectId);
 
-        m = Read(TestFiles.Frame("bootstrap-response"), ref ctx);
+        m = Read(GoldenFrames.Load("bootstrap-response"), ref ctx);
         ReturnReader r = AssertReturn(m, 0, releaseParamCaps: true);
         Assert.Equal(ReturnWhich.Results, r.Which);
         Assert.Equal(PointerKind.Capability, r.Results.Content.Kind);
@@ -102,21 +102,21 @@ public class GoldenTests
     public void FinishReleaseAbort()
     {
         ReadContext ctx = default;
-        RpcMessageReader m = Read(TestFiles.Frame("finish-bootstrap"), ref ctx);
+        RpcMessageReader m = Read(GoldenFrames.Load("finish-bootstrap"), ref ctx);
         Assert.Equal(RpcMessageWhich.Finish, m.Which);
         Assert.Equal(0u, m.Finish.QuestionId);
         Assert.False(m.Finish.ReleaseResultCaps);
 
-        m = Read(TestFiles.Frame("finish-call"), ref ctx);
+        m = Read(GoldenFrames.Load("finish-call"), ref ctx);
         Assert.Equal(1u, m.Finish.QuestionId);
         Assert.False(m.Finish.ReleaseResultCaps);
 
-        m = Read(TestFiles.Frame("release-bootstrap-cap"), ref ctx);
+        m = Read(GoldenFrames.Load("release-bootstrap-cap"), ref ctx);
         Assert.Equal(RpcMessageWhich.Release, m.Which);
         Assert.Equal(0u, m.Release.Id);
         Assert.Equal(1u, m.Release.ReferenceCount);
 
-        m = Read(TestFiles.Frame("abort-peer-disconnected"), ref ctx);
+        m = Read(GoldenFrames.Load("abort-peer-disconnected"), ref ctx);
         Assert.Equal(RpcMessageWhich.Abort, m.Which);
         Assert.Equal("Peer disconnected.", m.Abort.ReasonString);
         Assert.Equal(ExceptionType.Disconnected, m.Abort.Type);
@@ -128,14 +128,14 @@ public class GoldenTests
     public void Version()
     {
         ReadContext ctx = default;
-        RpcMessageReader m = Read(TestFiles.Frame("version-request"), ref ctx);
+        RpcMessageReader m = Read(GoldenFrames.Load("version-request"), ref ctx);
         Assert.Equal(RpcMessageWhich.Call, m.Which);
         AssertPipelinedCall(m.Call, ConmonMethod.Version);
         VersionRequestReader req = VersionParamsReader.From(m.Call.Params.Content).Request;
         Assert.False(req.Verbose);
         Assert.Equal(0, req.Metadata.Count);
 
-        ReturnReader r = AssertReturn(Read(TestFiles.Frame("version-response"), ref ctx), 1);
+        ReturnReader r = AssertReturn(Read(GoldenFrames.Load("version-response"), ref ctx), 1);
         Assert.Equal(ReturnWhich.Results, r.Which);
         VersionResponseReader v = VersionResultsReader.From(r.Results.Content).Response;
         Assert.Equal(4711u, v.ProcessId);
@@ -154,7 +154,7 @@ public class GoldenTests
     public void VersionVerboseMeta()
     {
         ReadContext ctx = default;
-        RpcMessageReader m = Read(TestFiles.Frame("version-verbose-meta-request"), ref ctx);
+        RpcMessageReader m = Read(GoldenFrames.Load("version-verbose-meta-request"), ref ctx);
         VersionRequestReader req = VersionParamsReader.From(m.Call.Params.Content).Request;
         Assert.True(req.Verbose);
         TextTextMapEntryListReader meta = req.Metadata;
@@ -165,7 +165,7 @@ public class GoldenTests
         Assert.Equal("foo", meta[1].KeyString);
         Assert.Equal("bar", meta[1].ValueString);
 
-        ReturnReader r = AssertReturn(Read(TestFiles.Frame("version-verbose-meta-response"), ref ctx), 1);
+        ReturnReader r = AssertReturn(Read(GoldenFrames.Load("version-verbose-meta-response"), ref ctx), 1);
         VersionResponseReader v = VersionResultsReader.From(r.Results.Content).Response;
         Assert.Equal(4711u, v.ProcessId);
         Assert.Equal("mock-conmon-server (cargo tree placeholder)", v.CargoTreeString);
@@ -175,7 +175,7 @@ public class GoldenTests
     public void CreateContainer()
     {
         ReadContext ctx = default;
-        RpcMessageReader m = Read(TestFiles.Frame("create-container-request"), ref ctx);
+        RpcMessageReader m = Read(GoldenFrames.Load("create-container-request"), ref ctx);
         AssertPipelinedCall(m.Call, ConmonMethod.CreateContainer);
         CreateContainerRequestReader req = CreateContainerParamsReader.From(m.Call.Params.Content).Request;
         Assert.Equal("ctr1", req.IdString);
@@ -208,7 +208,7 @@ public class GoldenTests
         Assert.Equal(1, req.LeakFds.Count);
         Assert.Equal(4UL, req.LeakFds[0]);
 
-        ReturnReader r = AssertReturn(Read(TestFiles.Frame("create-container-response"), ref ctx), 1);
+        ReturnReader r = AssertReturn(Read(GoldenFrames.Load("create-container-response"), ref ctx), 1);
         Assert.Equal(4242u, CreateContainerResultsReader.From(r.Results.Content).Response.ContainerPid);
     }
 
@@ -216,7 +216,7 @@ public class GoldenTests
     public void CreateContainerMinimal()
     {
         ReadContext ctx = default;
-        RpcMessageReader m = Read(TestFiles.Frame("create-container-minimal-request"), ref ctx);
+        RpcMessageReader m = Read(GoldenFrames.Load("create-container-minimal-request"), ref ctx);
         CreateContainerRequestReader req = CreateContainerParamsReader.From(m.Call.Params.Content).Request;
         Assert.Equal("ctr1", req.IdString);
         Assert.Equal("/run/bundle/ctr1", req.BundlePathString);
@@ -228,14 +228,14 @@ public class GoldenTests
         Assert.Equal(0, req.EnvVars.Count);
         Assert.Equal(0, req.AdditionalFds.Count);
         Assert.Equal(CgroupManager.Systemd, req.CgroupManager);
-        ReturnReader r = AssertReturn(Read(TestFiles.Frame("create-container-minimal-response"), ref ctx), 1);
+        ReturnReader r = AssertReturn(Read(GoldenFrames.Load("create-container-minimal-response"), ref ctx), 1);
         Assert.Equal(4242u, CreateContainerResultsReader.From(r.Results.Content).Response.ContainerPid);
     }
 
     [Fact]
     public void CreateContainerTwoSegments()
     {
-        byte[] frame = TestFiles.Frame("create-container-two-segments-request");
+        byte[] frame = GoldenFrames.Load("create-container-two-segments-request");
         Assert.Equal(12288, frame.Length);
         ReadContext ctx = default;
         var msg = new MessageReader(frame, ref ctx);
@@ -247,14 +247,14 @@ public class GoldenTests
         Assert.Equal(new string('y', 6000), req.BundlePathString);
         Assert.Equal(0, req.CommandArgs.Count);
         Assert.Equal(CgroupManager.Systemd, req.CgroupManager);
-        ReturnReader r = AssertReturn(Read(TestFiles.Frame("create-container-two-segments-response"), ref ctx), 1);
+        ReturnReader r = AssertReturn(Read(GoldenFrames.Load("create-container-two-segments-response"), ref ctx), 1);
         Assert.Equal(4242u, CreateContainerResultsReader.From(r.Results.Content).Response.ContainerPid);
     }
 
     [Fact]
     public void CreateContainerThreeSegmentsWithFarPointers()
     {
-        byte[] frame = TestFiles.Frame("create-container-large-request");
+        byte[] frame = GoldenFrames.Load("create-container-large-request");
         Assert.Equal(20312, frame.Length);
         ReadContext ctx = default;
         var msg = new MessageReader(frame, ref ctx);
@@ -267,7 +267,7 @@ public class GoldenTests
         Assert.Equal(1, req.CommandArgs.Count);
         Assert.Equal(new string('x', 20000), req.CommandArgs.GetString(0));
         Assert.Equal(0, req.EnvVars.Count);
-        ReturnReader r = AssertReturn(Read(TestFiles.Frame("create-container-large-response"), ref ctx), 1);
+        ReturnReader r = AssertReturn(Read(GoldenFrames.Load("create-container-large-response"), ref ctx), 1);
         Assert.Equal(4242u, CreateContainerResultsReader.From(r.Results.Content).Response.ContainerPid);
     }
 
@@ -275,7 +275,7 @@ public class GoldenTests
     public void ExecSync()
     {
         ReadContext ctx = default;
-        RpcMessageReader m = Read(TestFiles.Frame("exec-sync-request"), ref ctx);
+        RpcMessageReader m = Read(GoldenFrames.Load("exec-sync-request"), ref ctx);
         AssertPipelinedCall(m.Call, ConmonMethod.ExecSyncContainer);
         ExecSyncContainerRequestReader req = ExecSyncContainerParamsReader.From(m.Call.Params.Content).Request;
         Assert.Equal("ctr1", req.IdString);
@@ -287,7 +287,7 @@ public class GoldenTests
         Assert.Equal(("A", "1"), (req.EnvVars[0].KeyString, req.EnvVars[0].ValueString));
         Assert.Equal(CgroupManager.Systemd, req.CgroupManager);
 
-        ReturnReader r = AssertReturn(Read(TestFiles.Frame("exec-sync-response"), ref ctx), 1);
+        ReturnReader r = AssertReturn(Read(GoldenFrames.Load("exec-sync-response"), ref ctx), 1);
         ExecSyncContainerResponseReader resp = ExecSyncContainerResultsReader.From(r.Results.Content).Response;
         Assert.Equal(3, resp.ExitCode);
         Assert.Equal("L2Jpbi9zaCAtYyBlY2hvIGhp", Convert.ToBase64String(resp.Stdout));
@@ -300,7 +300,7 @@ public class GoldenTests
     public void Attach()
     {
         ReadContext ctx = default;
-        RpcMessageReader m = Read(TestFiles.Frame("attach-request"), ref ctx);
+        RpcMessageReader m = Read(GoldenFrames.Load("attach-request"), ref ctx);
         AssertPipelinedCall(m.Call, ConmonMethod.AttachContainer);
         AttachRequestReader req = AttachContainerParamsReader.From(m.Call.Params.Content).Request;
         Assert.Equal("ctr1", req.IdString);
@@ -309,7 +309,7 @@ public class GoldenTests
         Assert.True(req.StopAfterStdinEof);
         Assert.Equal(0, req.Metadata.Count);
 
-        byte[] frame = TestFiles.Frame("attach-response");
+        byte[] frame = GoldenFrames.Load("attach-response");
         ReturnReader r = AssertReturn(Read(frame, ref ctx), 1);
         AttachContainerResultsReader results = AttachContainerResultsReader.From(r.Results.Content);
         Assert.True(results.HasResponse);
@@ -323,7 +323,7 @@ public class GoldenTests
     public void CreateNamespaces()
     {
         ReadContext ctx = default;
-        RpcMessageReader m = Read(TestFiles.Frame("create-namespaces-request"), ref ctx);
+        RpcMessageReader m = Read(GoldenFrames.Load("create-namespaces-request"), ref ctx);
         AssertPipelinedCall(m.Call, ConmonMethod.CreateNamespaces);
         CreateNamespacesRequestReader req = CreateNamespacesParamsReader.From(m.Call.Params.Content).Request;
         Assert.Equal(ElementSize.TwoBytes, req.Namespaces.List.ElementSize);
@@ -337,7 +337,7 @@ public class GoldenTests
         Assert.Equal("pod1", req.PodIdString);
         Assert.Equal(0, req.Metadata.Count);
 
-        ReturnReader r = AssertReturn(Read(TestFiles.Frame("create-namespaces-response"), ref ctx), 1);
+        ReturnReader r = AssertReturn(Read(GoldenFrames.Load("create-namespaces-response"), ref ctx), 1);
         NamespaceResponseListReader ns = CreateNamespacesResultsReader.From(r.Results.Content).Response.Namespaces;
         Assert.Equal(3, ns.Count);
         Assert.Equal((Namespace.Ipc, "/var/run/ipcns/pod1"), (ns[0].Type, ns[0].PathString));
@@ -349,13 +349,13 @@ public class GoldenTests
     public void CreateNamespacesError()
     {
         ReadContext ctx = default;
-        RpcMessageReader m = Read(TestFiles.Frame("create-namespaces-error-request"), ref ctx);
+        RpcMessageReader m = Read(GoldenFrames.Load("create-namespaces-error-request"), ref ctx);
         CreateNamespacesRequestReader req = CreateNamespacesParamsReader.From(m.Call.Params.Content).Request;
         Assert.Equal(0, req.Namespaces.Count);
         Assert.Equal("", req.BasePathString);
         Assert.Equal("", req.PodIdString);
 
-        ReturnReader r = AssertReturn(Read(TestFiles.Frame("create-namespaces-error-response"), ref ctx), 1);
+        ReturnReader r = AssertReturn(Read(GoldenFrames.Load("create-namespaces-error-response"), ref ctx), 1);
         Assert.Equal(ReturnWhich.Exception, r.Which);
         Assert.Equal("pod ID not set", r.Exception.ReasonString);
         Assert.Equal(ExceptionType.Failed, r.Exception.Type);
@@ -367,13 +367,13 @@ public class GoldenTests
     public void SetWindowSize()
     {
         ReadContext ctx = default;
-        RpcMessageReader m = Read(TestFiles.Frame("set-window-size-request"), ref ctx);
+        RpcMessageReader m = Read(GoldenFrames.Load("set-window-size-request"), ref ctx);
         AssertPipelinedCall(m.Call, ConmonMethod.SetWindowSizeContainer);
         SetWindowSizeRequestReader req = SetWindowSizeContainerParamsReader.From(m.Call.Params.Content).Request;
         Assert.Equal("ctr1", req.IdString);
         Assert.Equal(80, req.Width);
         Assert.Equal(24, req.Height);
-        ReturnReader r = AssertReturn(Read(TestFiles.Frame("set-window-size-response"), ref ctx), 1);
+        ReturnReader r = AssertReturn(Read(GoldenFrames.Load("set-window-size-response"), ref ctx), 1);
         Assert.True(SetWindowSizeContainerResultsReader.From(r.Results.Content).HasResponse);
     }
 
@@ -381,7 +381,7 @@ public class GoldenTests
     public void ServeExec()
     {
         ReadContext ctx = default;
-        RpcMessageReader m = Read(TestFiles.Frame("serve-exec-request"), ref ctx);
+        RpcMessageReader m = Read(GoldenFrames.Load("serve-exec-request"), ref ctx);
         AssertPipelinedCall(m.Call, ConmonMethod.ServeExecContainer);
         ServeExecContainerRequestReader req = ServeExecContainerParamsReader.From(m.Call.Params.Content).Request;
         Assert.Equal(0, req.Metadata.Count);
@@ -392,7 +392,7 @@ public class GoldenTests
         Assert.True(req.Stdout);
         Assert.False(req.Stderr);
         Assert.Equal(CgroupManager.Systemd, req.CgroupManager);
-        ReturnReader r = AssertReturn(Read(TestFiles.Frame("serve-exec-response"), ref ctx), 1);
+        ReturnReader r = AssertReturn(Read(GoldenFrames.Load("serve-exec-response"), ref ctx), 1);
         Assert.Equal("", ServeExecContainerResultsReader.From(r.Results.Content).Response.UrlString);
     }
 

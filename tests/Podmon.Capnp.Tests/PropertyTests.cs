@@ -176,7 +176,7 @@ public class PropertyTests
 
     // ---- mutation fuzzing of the golden frames ----
 
-    private static readonly byte[][] Golden = TestFiles.AllFramePaths()
+    private static readonly byte[][] Golden = GoldenFrames.AllPaths()
         .Where(p => new FileInfo(p).Length < 30_000)
         .Select(File.ReadAllBytes).DistinctBy(Convert.ToHexString).ToArray();
 

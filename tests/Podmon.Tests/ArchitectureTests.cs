@@ -16,14 +16,7 @@ public partial class ArchitectureTests
     [GeneratedRegex(@"\bPodmon\.(Cli|ConmonCli|Rpc|Server|Schema|Streaming)\b")]
     private static partial Regex FrontEndName();
 
-    static string Src => Path.Combine(FindRepo(), "src", "Podmon");
-
-    static string FindRepo()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (Directory.Exists(Path.Combine(d.FullName, "src", "Podmon", "Containers"))) return d.FullName;
-        throw new DirectoryNotFoundException("the repository (src/Podmon) above the test binaries");
-    }
+    static string Src => Repo.PodmonSources;
 
     public static TheoryData<string> CoreFolders() => [.. Core];
 

@@ -7,7 +7,7 @@ namespace Podmon.Tests.ConmonCli;
 /// <summary>The conmon-mode parser against podman 4.3.1's real argv (tests/fixtures/conmon-cli/captures).</summary>
 public class ConmonCommandLineTests
 {
-    public static string CapturesDir => Path.Combine(Rpc.RpcWire.RepoRoot, "tests", "fixtures", "conmon-cli", "captures");
+    public static string CapturesDir => Repo.ConmonCliCaptures;
 
     /// <summary>argv[1..] of a capture file ("argv[N]: value" lines).</summary>
     public static List<string> CapturedArgs(string file)

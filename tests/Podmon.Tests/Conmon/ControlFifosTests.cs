@@ -1,6 +1,5 @@
 using Podmon.ConmonCli;
 using Podmon.Loop;
-using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.ConmonCli;
 

@@ -3,7 +3,6 @@ using Podmon.Containers;
 using Podmon.Logging;
 using Podmon.Loop;
 using Podmon.Sys;
-using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Containers;
 

@@ -1,6 +1,5 @@
 using Podmon.Loop;
 using Podmon.Sys;
-using Podmon.Tests.Fixtures;
 
 namespace Podmon.Tests.Loop;
 

@@ -17,75 +17,6 @@ public class RpcSessionFuzzTests
     static readonly bool Ci = Environment.GetEnvironmentVariable("CI") == "true";
     static readonly long Iterations = Ci ? 120_000 : 20_000;
 
-    /// <summary>Seed streams: every golden request behind a Bootstrap, and every recorded c2s stream.</summary>
-    internal static readonly byte[][] Seeds = LoadSeeds();
-
-    /// <summary>
-    /// For a real server: without the createNamespaces request that names a real pod under
-    /// /var/run, which a real server would pin on the host (its error twin, with every field read, stays).
-    /// </summary>
-    internal static readonly byte[][] ServerSeeds = LoadSeeds("/create-namespaces-request.bin");
-
-    static byte[][] LoadSeeds(string? skip = null)
-    {
-        string wire = RpcWire.WireDir;
-        byte[] boot = RpcWire.Golden("bootstrap-request");
-        var seeds = new List<byte[]>();
-        foreach (string f in Directory.GetFiles(wire, "*-request.bin").Where(f => !f.EndsWith("/bootstrap-request.bin") && (skip is null || !f.EndsWith(skip))).Order(StringComparer.Ordinal))
-            seeds.Add([.. boot, .. File.ReadAllBytes(f), .. RpcWire.Golden("finish-call"), .. RpcWire.Golden("release-bootstrap-cap")]);
-        seeds.Add(File.ReadAllBytes(Path.Combine(wire, "version-session-c2s.bin")));
-        foreach (string f in Directory.GetFiles(Path.Combine(wire, "sessions"), "c2s.bin", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-        {
-            // The recorded createNamespaces session (pod1 under /var/run) would pin real namespaces on a real server, too.
-            if (skip is not null && Path.GetFileName(Path.GetDirectoryName(f)) + "-request.bin" == skip.TrimStart('/')) continue;
-            seeds.Add(File.ReadAllBytes(f));
-        }
-        // Protocol messages podmon answers specially, so mutations reach those paths too.
-        seeds.Add([.. boot, .. RpcWire.DisembargoSenderLoopback(0, 5), .. RpcWire.Resolve(3), .. RpcWire.Provide(9),
-            .. RpcWire.Call(1, 0, method: 2), .. RpcWire.Call(2, null, 0, method: 0), .. RpcWire.Finish(1, true), .. RpcWire.Release(0, 1)]);
-        return [.. seeds];
-    }
-
-    static readonly uint[] Interesting = [0, 1, 2, 7, 0xFF, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0xFFFF_FFFC, 0x0001_0000, 0x0100_0000];
-
-    internal static byte[] Mutate(byte[] seed, Random r)
-    {
-        var b = new List<byte>(seed);
-        int ops = 1 + r.Next(4);
-        for (int i = 0; i < ops && b.Count > 0; i++)
-        {
-            int at = r.Next(b.Count);
-            switch (r.Next(8))
-            {
-                case 0: b[at] ^= (byte)(1 << r.Next(8)); break;
-                case 1: b[at] = (byte)r.Next(256); break;
-                case 2: // an interesting 32-bit value on a 4-byte boundary (counts, offsets, ids)
-                {
-                    int w = at & ~3;
-                    uint v = Interesting[r.Next(Interesting.Length)];
-                    for (int k = 0; k < 4 && w + k < b.Count; k++) b[w + k] = (byte)(v >> (8 * k));
-                    break;
-                }
-                case 3: // copy another word over this one (pointer confusion)
-                {
-                    int from = r.Next(b.Count) & ~7, to = at & ~7;
-                    for (int k = 0; k < 8 && from + k < b.Count && to + k < b.Count; k++) b[to + k] = b[from + k];
-                    break;
-                }
-                case 4: b.RemoveRange(at, b.Count - at); break; // truncate
-                case 5: b.InsertRange(at, Enumerable.Range(0, 1 + r.Next(16)).Select(_ => (byte)r.Next(256))); break;
-                case 6: b.RemoveRange(at, Math.Min(b.Count - at, 1 + r.Next(16))); break;
-                default: // duplicate a range (a replayed message, or half of one)
-                {
-                    int len = Math.Min(b.Count - at, 8 + r.Next(200));
-                    b.InsertRange(r.Next(b.Count + 1), b.GetRange(at, len));
-                    break;
-                }
-            }
-        }
-        return [.. b];
-    }
-
     sealed class Output : IRpcOutput
     {
         public readonly List<byte[]> Frames = [];
@@ -197,7 +128,7 @@ public class RpcSessionFuzzTests
     [Fact]
     public void SeedsAreAnsweredWithoutAbort()
     {
-        foreach (byte[] seed in Seeds)
+        foreach (byte[] seed in RpcFuzz.Seeds)
         {
             var output = new Output();
             var s = new RpcSession(new FuzzCap(), output);
@@ -210,8 +141,8 @@ public class RpcSessionFuzzTests
     [Fact]
     public void MutatedClientStreamsNeverEscapeReceive()
     {
-        Gen.Select(Gen.Int[0, Seeds.Length - 1], Gen.Int)
-            .Sample((seedIndex, seed) => RunCase(Mutate(Seeds[seedIndex], new Random(seed))), iter: Iterations, threads: 1);
+        Gen.Select(Gen.Int[0, RpcFuzz.Seeds.Length - 1], Gen.Int)
+            .Sample((seedIndex, seed) => RunCase(RpcFuzz.Mutate(RpcFuzz.Seeds[seedIndex], new Random(seed))), iter: Iterations, threads: 1);
     }
 
     [Fact]
@@ -232,7 +163,7 @@ public class RpcSessionFuzzTests
                     left -= w;
                 }
                 byte[] frame = [.. header, .. body.AsSpan(0, words * 8)];
-                RunCase(withBootstrap ? [.. RpcWire.Golden("bootstrap-request"), .. frame] : frame);
+                RunCase(withBootstrap ? [.. GoldenFrames.Load("bootstrap-request"), .. frame] : frame);
             }, iter: Iterations / 4, threads: 1);
     }
 }

@@ -2,7 +2,7 @@ using Podmon.Capnp;
 using Podmon.Capnp.Rpc;
 using Podmon.Rpc;
 using Podmon.Schema;
-using static Podmon.Tests.Rpc.RpcWire;
+using static Podmon.Testing.RpcWire;
 
 namespace Podmon.Tests.Rpc;
 
@@ -424,7 +424,7 @@ public class RpcSessionProtocolTests
     {
         // The whole c2s stream of a real conmon-rpc `version` run, frame by frame.
         var (s, o) = NewSession();
-        List<byte[]> frames = SplitFrames(File.ReadAllBytes(Path.Combine(WireDir, "version-session-c2s.bin")), out int rest);
+        List<byte[]> frames = SplitFrames(File.ReadAllBytes(GoldenFrames.PathOf("version-session-c2s")), out int rest);
         Assert.Equal(0, rest);
         Assert.Equal(5, frames.Count);
         Feed(s, [.. frames]);
