@@ -75,6 +75,14 @@ public static class PodmonProcess
         return condition();
     }
 
+    /// <summary>CPU a process has used, user + system, in clock ticks (1/100 s): fields 14 and 15 of /proc/PID/stat.</summary>
+    public static long CpuTicks(int pid)
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(f[11]) + long.Parse(f[12]);
+    }
+
     public static bool IsAlive(int pid)
     {
         try

@@ -52,12 +52,7 @@ public class AcceptorTests(RuncFixture fx) : IClassFixture<RuncFixture>
         /// <summary>The soft limit only: raising a hard limit needs CAP_SYS_RESOURCE.</summary>
         public void Prlimit(int n) => Host.Check("/usr/bin/prlimit", "--pid", P.Id.ToString(), $"--nofile={n}:");
 
-        public long CpuTicks()
-        {
-            string stat = File.ReadAllText($"/proc/{P.Id}/stat");
-            string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return long.Parse(f[11]) + long.Parse(f[12]);
-        }
+        public long CpuTicks() => PodmonProcess.CpuTicks(P.Id);
 
         public string Lines => string.Join('\n', Log);
 

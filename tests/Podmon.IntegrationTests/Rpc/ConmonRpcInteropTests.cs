@@ -100,8 +100,8 @@ public class ConmonRpcInteropTests
         {
             using Process flood = ConmonRpc.Start("conmon-rpc", [server.Socket, "stress-version", "100000"]);
             // Wait until the flood's connection is up and calls are flowing (the server used CPU for them).
-            long cpu0 = ServerCpuTicks(server.Pid);
-            Assert.True(PodmonProcess.WaitUntil(() => ServerCpuTicks(server.Pid) > cpu0 + 2, 30_000), "the flood never reached the server");
+            long cpu0 = PodmonProcess.CpuTicks(server.Pid);
+            Assert.True(PodmonProcess.WaitUntil(() => PodmonProcess.CpuTicks(server.Pid) > cpu0 + 2, 30_000), "the flood never reached the server");
             var second = ConmonRpc.Run(server.Socket, "version");
             if (!flood.HasExited) killedMidFlood++;
             flood.Kill();
@@ -114,13 +114,6 @@ public class ConmonRpcInteropTests
         Assert.True(killedMidFlood == 3, $"only {killedMidFlood} floods were still running when killed");
         Assert.True(server.Alive);
         Assert.Equal(2, server.Threads);
-    }
-
-    static long ServerCpuTicks(int pid)
-    {
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
-        string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return long.Parse(f[11]) + long.Parse(f[12]); // utime + stime
     }
 
     // ---- golden: what podmon sends, decoded by the official C++ library ----

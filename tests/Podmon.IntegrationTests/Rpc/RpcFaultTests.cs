@@ -24,13 +24,6 @@ public class RpcFaultTests
         return s;
     }
 
-    static long CpuTicks(int pid)
-    {
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
-        string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return long.Parse(f[11]) + long.Parse(f[12]); // utime + stime (fields 14, 15)
-    }
-
     static long StatusKb(int pid, string field) => long.Parse(PodmonProcess.Status(pid)[field].Split(' ')[0]);
 
     /// <summary>Resets VmHWM to the current RSS, so it then shows the peak of what follows.</summary>
@@ -123,9 +116,9 @@ public class RpcFaultTests
             for (int i = 0; i < 20; i++) clients.Add(Connect(dir.Socket));
             Assert.True(PodmonProcess.WaitUntil(() => log.Any(l => l.Contains("new clients wait until a file descriptor is free")), 20_000), string.Join('\n', log));
 
-            long before = CpuTicks(p.Id);
+            long before = PodmonProcess.CpuTicks(p.Id);
             Thread.Sleep(2000);
-            long used = CpuTicks(p.Id) - before;
+            long used = PodmonProcess.CpuTicks(p.Id) - before;
             Assert.True(used < 50, $"{used} ticks (1/100 s) of CPU in 2 s at the fd limit");
             Assert.Single(log, l => l.Contains("Too many open files (EMFILE)"));
 
