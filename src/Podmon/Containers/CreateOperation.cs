@@ -42,7 +42,8 @@ sealed class CreateOperation : IChildExitHandler
         {
             if (string.IsNullOrEmpty(_req.Id)) throw new ContainerException("container id is empty");
             if (!_engine.Reserve(_req.Id)) throw new ContainerException($"container {_req.Id} already exists in this pod");
-            if (_req.ExecProcessSpec is null && string.IsNullOrEmpty(_req.BundlePath)) throw new ContainerException("bundle path is empty");
+            // An exec needs no bundle, unless its pidfile is to be made there.
+            if ((_req.ExecProcessSpec is null || _req.PidFile is null) && string.IsNullOrEmpty(_req.BundlePath)) throw new ContainerException("bundle path is empty");
             if (_req.BundlePath is { Length: > 0 } && !Directory.Exists(_req.BundlePath)) throw new ContainerException($"bundle path '{_req.BundlePath}' is not a directory");
             IoMode mode = _req.PassthroughStdio ? IoMode.Passthrough : _req.Terminal ? IoMode.Terminal : IoMode.Pipes;
             if (_req.PassthroughStdio && _req.Terminal) throw new ContainerException("passthrough stdio cannot be combined with a terminal");
