@@ -91,8 +91,7 @@ public sealed class ConmonMonitor
         }
         _host.Run();
         _fifos?.Dispose();
-        _engine.Dispose();
-        _host.Dispose();
+        _host.Dispose(); // the engine too
         return _exitCode;
     }
 

@@ -15,37 +15,22 @@ public sealed class ContainerEngine : IDisposable
     readonly Dictionary<string, Container> _containers = new(StringComparer.Ordinal);
     readonly HashSet<string> _reserved = new(StringComparer.Ordinal);
 
-    public EventLoop Loop { get; }
-    public ChildReaper Reaper { get; }
-    public EngineOptions Options { get; }
-    PodWatchdog? _watchdog;
-    bool _watchdogTried;
-
-    /// <summary>
-    /// The pod watchdog, started by the first container or exec (not at server start: an idle
-    /// server needs no second process, and starting one would delay the socket). Null when
-    /// disabled or when it could not be started (said once in the log).
-    /// </summary>
-    public PodWatchdog? StartWatchdog()
-    {
-        if (_watchdogTried || Options.WatchdogPath is null) return _watchdog;
-        _watchdogTried = true;
-        try { _watchdog = PodWatchdog.Start(Options.WatchdogPath, Options.WatchdogArgs, Reaper); }
-        catch (SyscallException e) { Log.Error($"pod watchdog not started ({e.Message}): containers will not be killed if podmon dies"); }
-        return _watchdog;
-    }
-
-    /// <summary>The pod watchdog if it was started (no side effect).</summary>
-    public PodWatchdog? Watchdog => _watchdog;
+    // What the host hands the engine; its own operations (Container, CreateOperation, ExecSyncOperation,
+    // DetachedExec) use them, nothing outside this folder does.
+    internal EventLoop Loop { get; }
+    internal ChildReaper Reaper { get; }
+    internal EngineOptions Options { get; }
+    internal LazyPodWatchdog Watchdog { get; }
 
     /// <summary>A container exited; its exit files are written.</summary>
     public event Action<Container>? ContainerExited;
 
-    public ContainerEngine(EventLoop loop, ChildReaper reaper, EngineOptions options)
+    public ContainerEngine(EventLoop loop, ChildReaper reaper, EngineOptions options, LazyPodWatchdog watchdog)
     {
         Loop = loop;
         Reaper = reaper;
         Options = options;
+        Watchdog = watchdog;
     }
 
     public int Count => _containers.Count;
@@ -100,7 +85,7 @@ public sealed class ContainerEngine : IDisposable
     /// <summary>Server shutdown: SIGKILL every container; the watchdog is expected to go too.</summary>
     public void Shutdown()
     {
-        if (_watchdog is not null) _watchdog.Stopping = true;
+        Watchdog.Stopping();
         KillAll(Libc.SIGKILL);
     }
 
@@ -127,10 +112,9 @@ public sealed class ContainerEngine : IDisposable
 
     internal void ExecFinished() => ExecsInFlight--;
 
-    /// <summary>Closes podmon's end of the watchdog (which then kills what is left) and every container's fds.</summary>
+    /// <summary>Closes every container's fds (the host closes the watchdog first, which then kills what is left).</summary>
     public void Dispose()
     {
-        _watchdog?.Dispose();
         foreach (Container c in _containers.Values.ToArray()) c.Close();
         _containers.Clear();
     }

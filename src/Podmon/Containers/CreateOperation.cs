@@ -59,7 +59,7 @@ sealed class CreateOperation : IChildExitHandler
             // The watchdog knows of the create (and gets the runtime's pidfd before it execs), so a
             // podmon killed now leaves nothing behind: the runtime may finish and the watchdog undoes it.
             if (_req.ExecProcessSpec is null)
-                _pending = _engine.StartWatchdog()?.BeginCreate(_req.Id,
+                _pending = _engine.Watchdog.Start()?.BeginCreate(_req.Id,
                     RuntimeArgs.Global(_engine.Options, _req.Id, _req.GlobalArgs, _req.CgroupManager));
             var req = new SpawnRequest
             {
@@ -122,7 +122,7 @@ sealed class CreateOperation : IChildExitHandler
                 return;
             }
             OwnedFd? pidfd = _engine.Reaper.Claim(pid, _container);
-            if (pidfd is not null) _engine.StartWatchdog()?.Register(pidfd.Value);
+            if (pidfd is not null) _engine.Watchdog.Start()?.Register(pidfd.Value);
             _container.Log.Commit();
             _pending?.End();
             _container.Started(pid, pidfd);

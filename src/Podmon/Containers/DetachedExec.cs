@@ -144,7 +144,7 @@ sealed class DetachedExec : IChildExitHandler
             _owner.OnProcessStarted();
             _processPidfd = _engine.Reaper.Claim(pid, this);
             _engine.ExecProcessesRunning++;
-            if (_processPidfd is not null) (_startWatchdog ? _engine.StartWatchdog() : _engine.Watchdog)?.Register(_processPidfd.Value);
+            if (_processPidfd is not null) (_startWatchdog ? _engine.Watchdog.Start() : _engine.Watchdog.Current)?.Register(_processPidfd.Value);
             ReleaseOrphans();
             if (_killRequested) Kill(orTheRuntime: false);
         }

@@ -21,6 +21,9 @@ public sealed class MonitorHost : ISignalHandler, IDisposable
     public EventLoop Loop { get; } = IoBackend.CreateLoop(Environment.GetEnvironmentVariable(IoBackend.Variable));
     public ChildReaper Reaper { get; }
     public IdleCollector Idle { get; }
+    /// <summary>The pod watchdog (started on first use), once <see cref="CreateEngine"/> has made it.</summary>
+    public LazyPodWatchdog Watchdog { get; private set; } = null!;
+    ContainerEngine? _engine;
 
     public MonitorHost()
     {
@@ -69,10 +72,14 @@ public sealed class MonitorHost : ISignalHandler, IDisposable
         else _onSignal?.Invoke(signo);
     }
 
-    /// <summary>The container engine on this host's loop; a container's exit counts as activity for the idle collector.</summary>
+    /// <summary>
+    /// The container engine on this host's loop, with the pod watchdog the options name; a
+    /// container's exit counts as activity for the idle collector. The host disposes both.
+    /// </summary>
     public ContainerEngine CreateEngine(EngineOptions options)
     {
-        var engine = new ContainerEngine(Loop, Reaper, options);
+        Watchdog = new LazyPodWatchdog(Reaper, options.WatchdogPath, options.WatchdogArgs);
+        var engine = _engine = new ContainerEngine(Loop, Reaper, options, Watchdog);
         engine.ContainerExited += _ => Idle.NoteActivity();
         return engine;
     }
@@ -81,6 +88,8 @@ public sealed class MonitorHost : ISignalHandler, IDisposable
 
     public void Dispose()
     {
+        Watchdog?.Dispose(); // first: it then kills whatever is left, as podmon's death would
+        _engine?.Dispose();
         _signals?.Dispose();
         Reaper.Dispose();
         Loop.Dispose();

@@ -14,11 +14,12 @@ namespace Podmon.Pod;
 /// The pause is handed to the pod watchdog, which unpins and kills it if podmon dies;
 /// <see cref="Shutdown"/> does the same on an orderly stop.
 /// </summary>
-public sealed class PodNamespaces(ContainerEngine engine, string binary = "/proc/self/exe", string argv0 = "podmon")
+public sealed class PodNamespaces(ChildReaper reaper, LazyPodWatchdog watchdog, string binary = "/proc/self/exe", string argv0 = "podmon")
 {
     const int MaxErrorText = 4096;
 
-    readonly ContainerEngine _engine = engine;
+    readonly ChildReaper _reaper = reaper;
+    readonly LazyPodWatchdog _watchdog = watchdog;
     readonly string _binary = binary, _argv0 = argv0;
 
     Launch? _launch;
@@ -50,7 +51,7 @@ public sealed class PodNamespaces(ContainerEngine engine, string binary = "/proc
         if (_request is null) return;
         if (Native.PauseUnpin(_request.BasePath, _request.PodId) < 0)
             Log.Error($"remove the namespace pins of pod {_request.PodId} under {_request.BasePath}: {Errno.Describe(Errno.Last)}");
-        else _engine.Watchdog?.ForgetPause();
+        else _watchdog.Current?.ForgetPause();
         if (_pausePidfd is not null) Native.PidfdSendSignal(_pausePidfd.Value, Libc.SIGKILL, 0);
         _request = null;
     }
@@ -76,7 +77,7 @@ public sealed class PodNamespaces(ContainerEngine engine, string binary = "/proc
             // Killed with the server; the pause then exits before it is pinned for good (native/pause.c).
             var spawn = new SpawnRequest { Path = owner._binary, Argv = request.PauseArgv(owner._argv0), ParentDeathSignal = Libc.SIGKILL };
             spawn.Fds.AddRange([(0, -1), (1, -1), (2, write.Value)]);
-            ChildReaper reaper = owner._engine.Reaper;
+            ChildReaper reaper = owner._reaper;
             SpawnedProcess p;
             try { p = Spawner.Spawn(spawn); }
             catch
@@ -92,7 +93,7 @@ public sealed class PodNamespaces(ContainerEngine engine, string binary = "/proc
         public void OnChildExit(int pid, int exitCode)
         {
             string text = ReadStderr();
-            ChildReaper reaper = owner._engine.Reaper;
+            ChildReaper reaper = owner._reaper;
             try
             {
                 if (exitCode != 0)
@@ -113,7 +114,7 @@ public sealed class PodNamespaces(ContainerEngine engine, string binary = "/proc
                     owner.Finish(this, null, $"the pause process (pid {pausePid}) exited as soon as it started");
                     return;
                 }
-                owner._engine.StartWatchdog()?.RegisterPause(pidfd.Value, request.BasePath, request.PodId);
+                owner._watchdog.Start()?.RegisterPause(pidfd.Value, request.BasePath, request.PodId);
                 owner._pausePidfd = pidfd;
                 owner._request = request;
                 var paths = NamespaceKinds.All.Select(k => (k, request.PathOf(k))).ToArray();

@@ -5,14 +5,9 @@ using Podmon.Streaming;
 
 namespace Podmon.Rpc;
 
-/// <summary>serveExecContainer, serveAttachContainer, servePortForwardContainer: a URL of the streaming server, started on the first call.</summary>
+/// <summary>serveExecContainer, serveAttachContainer, servePortForwardContainer: a URL of the streaming server the host handed over (it listens from the first call).</summary>
 public sealed partial class ConmonService
 {
-    StreamingServer? _streaming;
-
-    /// <summary>The streaming server, once a serve* call has started it.</summary>
-    public StreamingServer? Streaming => _streaming;
-
     void ServeExec(ServeExecContainerRequestReader r, RpcCall call)
     {
         var request = new StreamRequest
@@ -58,7 +53,7 @@ public sealed partial class ConmonService
     {
         try
         {
-            url = (_streaming ??= new StreamingServer(containers)).Serve(request);
+            url = (streaming ?? throw new ContainerException("the streaming server is not available here")).Serve(request);
             return true;
         }
         catch (ContainerException e)

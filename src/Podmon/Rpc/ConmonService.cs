@@ -4,6 +4,7 @@ using Podmon.Containers;
 using Podmon.Diagnostics;
 using Podmon.Pod;
 using Podmon.Schema;
+using Podmon.Streaming;
 using Podmon.Sys;
 using EngineCgroupManager = Podmon.Containers.CgroupManager;
 
@@ -15,7 +16,7 @@ namespace Podmon.Rpc;
 /// frame is still there; long operations answer later through a deferred call.
 /// </summary>
 public sealed partial class ConmonService(ContainerEngine containers, EngineCgroupManager serverCgroupManager,
-    FdSocket? fdSocket = null, PodNamespaces? pod = null) : ICapability
+    FdSocket? fdSocket = null, PodNamespaces? pod = null, StreamingServer? streaming = null) : ICapability
 {
     readonly uint _pid = (uint)Libc.getpid();
 

@@ -4,6 +4,7 @@ using Podmon.Diagnostics;
 using Podmon.Hosting;
 using Podmon.Pod;
 using Podmon.Rpc;
+using Podmon.Streaming;
 using Podmon.Sys;
 
 namespace Podmon.Server;
@@ -28,6 +29,7 @@ public sealed class ServerHost : IDisposable
     ConmonService? _service;
     ContainerEngine? _containers;
     PodNamespaces? _pod;
+    StreamingServer? _streaming;
 
     public ServerHost(ServerOptions options) => _options = options;
 
@@ -56,8 +58,9 @@ public sealed class ServerHost : IDisposable
             LogLevel = _options.LogLevel,
         });
         _fdSocket = new FdSocket(_host.Loop, _options.FdSocketPath);
-        _pod = new PodNamespaces(_containers);
-        _service = new ConmonService(_containers, _options.CgroupManager, _fdSocket, _pod);
+        _pod = new PodNamespaces(_host.Reaper, _host.Watchdog);
+        _streaming = new StreamingServer(_host.Loop, _containers); // listens from the first serve* call
+        _service = new ConmonService(_containers, _options.CgroupManager, _fdSocket, _pod, _streaming);
         _rpc = new RpcServer(_host.Loop, _service, _host.Idle);
         string socket = _options.SocketPath;
         if (Libc.unlink(socket) < 0 && Errno.Last != Errno.ENOENT)
@@ -108,7 +111,7 @@ public sealed class ServerHost : IDisposable
         }
         _rpc?.CloseAll();
         _fdSocket?.Dispose(); // its fds closed, conmon-fd.sock removed
-        _service?.Streaming?.Dispose();
+        _streaming?.Dispose();
         // Also a conmon-fd.sock left by an earlier server (SIGKILLed), so the Go client's restart finds neither.
         Libc.unlink(_options.FdSocketPath);
         if (_containers is not { Count: > 0 })
@@ -127,7 +130,7 @@ public sealed class ServerHost : IDisposable
     {
         _listener?.Dispose();
         _fdSocket?.Dispose();
-        _containers?.Dispose();
-        _host.Dispose();
+        _streaming?.Dispose();
+        _host.Dispose(); // the watchdog, the engine, the loop
     }
 }

@@ -26,10 +26,14 @@ public sealed class StreamingServer : IDisposable
     OwnedFd? _ownNetNs;
     int _port;
 
-    public StreamingServer(ContainerEngine engine) => _engine = engine;
+    public StreamingServer(EventLoop loop, ContainerEngine engine)
+    {
+        Loop = loop;
+        _engine = engine;
+    }
 
     internal ContainerEngine Engine => _engine;
-    internal EventLoop Loop => _engine.Loop;
+    internal EventLoop Loop { get; }
     public int ConnectionCount => _connections.Count;
 
     /// <summary>

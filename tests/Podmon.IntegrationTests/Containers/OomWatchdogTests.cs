@@ -58,7 +58,7 @@ public class OomWatchdogTests(RuncFixture fx) : IClassFixture<RuncFixture>
     public void ContainersDieWhenTheLastHolderOfPodmonsWatchdogSocketIsSigkilled()
     {
         using var h = new EngineHarness(fx);
-        PodWatchdog dog = h.Engine.StartWatchdog()!;
+        PodWatchdog dog = h.Watchdog.Start()!;
         Assert.True(Host.IsAlive(dog.Pid));
         string a = fx.NewId("dog"), b = fx.NewId("dog");
         int pidA = h.CreateOk(new CreateRequest { Id = a, BundlePath = fx.Bundle(a, ["sleep", "1000"]) });

@@ -1,6 +1,7 @@
 using Podmon.Containers;
 using Podmon.Loop;
 using Podmon.Rpc;
+using Podmon.Streaming;
 
 namespace Podmon.Tests.Rpc;
 
@@ -10,12 +11,13 @@ static class TestConmon
     public static ConmonService Create()
     {
         var loop = new EventLoop();
-        var engine = new ContainerEngine(loop, new ChildReaper(loop), new EngineOptions
+        var reaper = new ChildReaper(loop);
+        var engine = new ContainerEngine(loop, reaper, new EngineOptions
         {
             RuntimePath = "/bin/false",
             RuntimeDir = Path.GetTempPath(),
             WatchdogPath = null,
-        });
-        return new ConmonService(engine, Podmon.Containers.CgroupManager.Cgroupfs);
+        }, new LazyPodWatchdog(reaper, path: null, argv: []));
+        return new ConmonService(engine, Podmon.Containers.CgroupManager.Cgroupfs, streaming: new StreamingServer(loop, engine));
     }
 }

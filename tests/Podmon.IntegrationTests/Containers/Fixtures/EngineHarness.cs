@@ -10,6 +10,7 @@ public sealed class EngineHarness : IDisposable
     public EventLoop Loop { get; } = new();
     public ChildReaper Reaper { get; }
     public ContainerEngine Engine { get; }
+    public LazyPodWatchdog Watchdog { get; }
     public RuncFixture Fixture { get; }
     public Dictionary<string, int> Exits { get; } = [];
 
@@ -25,7 +26,9 @@ public sealed class EngineHarness : IDisposable
             WatchdogPath = NativeResolver.WatchdogPath,
             WatchdogArgs = ["podmon-watchdog"],
         };
-        Engine = new ContainerEngine(Loop, Reaper, configure?.Invoke(options) ?? options);
+        options = configure?.Invoke(options) ?? options;
+        Watchdog = new LazyPodWatchdog(Reaper, options.WatchdogPath, options.WatchdogArgs);
+        Engine = new ContainerEngine(Loop, Reaper, options, Watchdog);
         Engine.ContainerExited += c => Exits[c.Id] = c.ExitCode ?? int.MinValue;
     }
 
@@ -78,6 +81,7 @@ public sealed class EngineHarness : IDisposable
     {
         Engine.KillAll();
         try { RunUntil(() => Engine.Count == 0, 5000, "containers to exit"); } catch (TimeoutException) { }
+        Watchdog.Dispose();
         Engine.Dispose();
         Reaper.Dispose();
         Loop.Dispose();
