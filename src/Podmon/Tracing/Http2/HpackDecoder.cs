@@ -14,7 +14,7 @@ namespace Podmon.Tracing.Http2;
 public sealed class HpackDecoder
 {
     /// <summary>The largest table this decoder accepts (16 MiB); the table's storage is twice it.</summary>
-    public const int MaxTableSizeLimit = 1 << 24;
+    internal const int MaxTableSizeLimit = 1 << 24;
 
     readonly HpackDynamicTable _table;
     byte[] _scratch = new byte[256];

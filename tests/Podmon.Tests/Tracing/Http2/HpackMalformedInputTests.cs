@@ -62,5 +62,6 @@ public class HpackMalformedInputTests
         Assert.Equal("hpack: dynamic table size update to 257 exceeds the limit of 256", e.Message);
         new HpackDecoder(256).Decode(Hex("3f e1 01"), new HeaderList());
         Assert.Throws<ArgumentOutOfRangeException>(() => new HpackDecoder(-1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HpackDecoder(HpackDecoder.MaxTableSizeLimit + 1));
     }
 }

@@ -1,3 +1,4 @@
+using System.Text;
 using CsCheck;
 using Podmon.Tracing.Http2;
 using static Podmon.Tests.Tracing.Http2.HpackWire;
@@ -119,7 +120,7 @@ public class HpackPropertyTests
                         int i = r.Next(1, 62);
                         Indexed(block, i);
                         HpackStaticTable.Get(i, out ReadOnlySpan<byte> n, out ReadOnlySpan<byte> v);
-                        expected.Add((System.Text.Encoding.Latin1.GetString(n), System.Text.Encoding.Latin1.GetString(v)));
+                        expected.Add((Encoding.Latin1.GetString(n), Encoding.Latin1.GetString(v)));
                         continue;
                     }
                     byte representation = r.Next(3) switch { 0 => 0x00, 1 => 0x10, _ => 0x40 };
@@ -132,7 +133,7 @@ public class HpackPropertyTests
                     {
                         nameIndex = r.Next(1, 62);
                         HpackStaticTable.Get(nameIndex, out ReadOnlySpan<byte> n, out _);
-                        name = System.Text.Encoding.Latin1.GetString(n);
+                        name = Encoding.Latin1.GetString(n);
                     }
                     else name = RandomText(r, limit);
                     Literal(block, representation, nameIndex, Latin1(name), Latin1(value), r.Next(2) == 0, r.Next(2) == 0);
