@@ -58,8 +58,8 @@ zcat_man() { dpkg-deb --fsys-tarfile "$deb" | tar -xO ./usr/share/man/man8/podmo
 man_text=$(zcat_man | sed 's/\\-/-/g')
 missing=()
 for f in $(grep -oE 'case "[^:]*:' src/Podmon/Cli/CommandLine.cs | grep -oE '"--?[a-z][a-z-]*"' | tr -d '"') \
-         $(sed -n 's/^ *\["\([a-z0-9-]*\)"\] = (Kind\..*/--\1/p' src/Podmon/Conmon/ConmonOptions.cs) \
-         $(grep -oE "\['.'\] = \"" src/Podmon/Conmon/ConmonOptions.cs | sed "s/\['\(.\)'.*/-\1/"); do
+         $(sed -n 's/^ *\["\([a-z0-9-]*\)"\] = (Kind\..*/--\1/p' src/Podmon/ConmonCli/ConmonOptions.cs) \
+         $(grep -oE "\['.'\] = \"" src/Podmon/ConmonCli/ConmonOptions.cs | sed "s/\['\(.\)'.*/-\1/"); do
     grep -qE -- "(^|[^a-z-])$f([^a-z-]|\$)" <<<"$man_text" || missing+=("$f")
 done
 if [ ${#missing[@]} = 0 ]; then ok man_every_flag; else bad man_every_flag "the man page lacks ${missing[*]}"; fi
