@@ -41,9 +41,6 @@ public static class Program
                 case CommandKind.VersionJson:
                     Log.Stdout(VersionInfo.Json(cmd.Verbosity == VersionVerbosity.Full));
                     return 0;
-                case CommandKind.Pause:
-                    // native/early.c hands `pause` to native/pause.c before the runtime starts.
-                    return Fail(readyFd, 1, "pause: runs before the .NET runtime starts (native/pause.c), not here");
                 default:
                     return RunServer(cmd.Server, readyFd);
             }

@@ -18,10 +18,7 @@ public static class CommandLine
         var reader = new ArgReader(args);
         while (reader.Next(out string arg))
         {
-            if (arg == "pause")
-                return ParsePause(reader, env) is { } pause
-                    ? new Command { Kind = CommandKind.Pause, Server = server, Pause = pause }
-                    : new Command { Kind = CommandKind.Help, Server = server };
+            if (arg == "pause") return PauseHelp(reader, server);
             string flag = reader.Name(arg);
             switch (flag)
             {
@@ -72,36 +69,15 @@ public static class CommandLine
     static T Parse<T>(string? value, string source, Func<string, string, T> parse, T fallback) =>
         value is null ? fallback : parse(value, source);
 
-    /// <summary>The pause subcommand's flags; null for `pause --help`.</summary>
-    static PauseOptions? ParsePause(ArgReader reader, Func<string, string?> env)
+    /// <summary>
+    /// native/early.c runs `podmon pause ...` in native/pause.c before the runtime starts; only
+    /// `pause --help` (or -h) is left to this parser, which prints the usage.
+    /// </summary>
+    static Command PauseHelp(ArgReader reader, ServerOptions server)
     {
-        var p = new PauseOptions
-        {
-            BasePath = env("CONMON_PAUSE_BASE_PATH") ?? "/var/run",
-            PodId = env("CONMON_PAUSE_POD_ID") ?? "",
-        };
         while (reader.Next(out string arg))
-        {
-            string flag = reader.Name(arg);
-            switch (flag)
-            {
-                case "-p" or "--base-path": p.BasePath = reader.Value(flag); break;
-                case "--pod-id": p.PodId = reader.Value(flag); break;
-                case "--ipc": p.Ipc = reader.Bool(flag); break;
-                case "--pid": p.Pid = reader.Bool(flag); break;
-                case "--net": p.Net = reader.Bool(flag); break;
-                case "--user": p.User = reader.Bool(flag); break;
-                case "--uts": p.Uts = reader.Bool(flag); break;
-                case "-u" or "--uid-mappings": p.UidMappings.Add(reader.Value(flag)); break;
-                case "-g" or "--gid-mappings": p.GidMappings.Add(reader.Value(flag)); break;
-                case "-h" or "--help": return null;
-                default: throw new UsageException($"pause: unexpected argument '{arg}' (see --help)");
-            }
-        }
-        if (p.PodId.Length == 0) throw new UsageException("pause: --pod-id is required");
-        if (p.User && (p.UidMappings.Count == 0 || p.GidMappings.Count == 0))
-            throw new UsageException("pause: --user requires --uid-mappings and --gid-mappings");
-        return p;
+            if (arg is "-h" or "--help") return new Command { Kind = CommandKind.Help, Server = server };
+        throw new UsageException("pause: runs in native/pause.c before the .NET runtime starts, not here");
     }
 
     static VersionVerbosity ParseVerbosity(string v, string flag) => v switch

@@ -23,28 +23,13 @@ public sealed class ServerOptions
     public string PidfilePath => Path.Combine(RuntimeDir, "pidfile");
 }
 
-/// <summary>`podmon pause ...` as the managed parser sees it (the product runs it in native/pause.c, before the runtime).</summary>
-public sealed class PauseOptions
-{
-    public string BasePath { get; set; } = "/var/run";
-    public string PodId { get; set; } = "";
-    public bool Ipc { get; set; }
-    public bool Pid { get; set; }
-    public bool Net { get; set; }
-    public bool User { get; set; }
-    public bool Uts { get; set; }
-    public List<string> UidMappings { get; } = [];
-    public List<string> GidMappings { get; } = [];
-}
-
-public enum CommandKind { Server, Help, Version, VersionJson, Pause }
+public enum CommandKind { Server, Help, Version, VersionJson }
 
 public sealed class Command
 {
     public CommandKind Kind { get; init; }
     public VersionVerbosity Verbosity { get; init; }
     public ServerOptions Server { get; init; } = new();
-    public PauseOptions? Pause { get; init; }
 }
 
 /// <summary>A command-line or configuration error: one line for the user, exit code 2.</summary>
