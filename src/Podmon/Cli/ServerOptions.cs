@@ -3,8 +3,6 @@ using Podmon.Diagnostics;
 
 namespace Podmon.Cli;
 
-public enum VersionVerbosity { Default, Full }
-
 /// <summary>The conmon-rs server configuration: same flags, same CONMON_* variables, same defaults.</summary>
 public sealed class ServerOptions
 {
@@ -22,15 +20,3 @@ public sealed class ServerOptions
     public string FdSocketPath => Path.Combine(RuntimeDir, "conmon-fd.sock");
     public string PidfilePath => Path.Combine(RuntimeDir, "pidfile");
 }
-
-public enum CommandKind { Server, Help, Version, VersionJson }
-
-public sealed class Command
-{
-    public CommandKind Kind { get; init; }
-    public VersionVerbosity Verbosity { get; init; }
-    public ServerOptions Server { get; init; } = new();
-}
-
-/// <summary>A command-line or configuration error: one line for the user, exit code 2.</summary>
-public sealed class UsageException(string message) : Exception(message);
