@@ -10,4 +10,6 @@ public sealed class Command
     public CommandKind Kind { get; init; }
     public VersionVerbosity Verbosity { get; init; }
     public ServerOptions Server { get; init; } = new();
+    /// <summary>The long names of options given that podmon accepts and ignores (to be reported once the log is set up).</summary>
+    public IReadOnlyList<string> Ignored { get; init; } = [];
 }

@@ -3,7 +3,10 @@ using Podmon.Diagnostics;
 
 namespace Podmon.Cli;
 
-/// <summary>The conmon-rs server configuration: same flags, same CONMON_* variables, same defaults.</summary>
+/// <summary>
+/// The conmon-rs server configuration: same flags, same CONMON_* variables, same defaults.
+/// (--skip-fork is not here: native/early.c acts on it before the runtime starts.)
+/// </summary>
 public sealed class ServerOptions
 {
     public string Runtime { get; set; } = "";
@@ -11,7 +14,6 @@ public sealed class ServerOptions
     public string? RuntimeRoot { get; set; }
     public LogLevel LogLevel { get; set; } = LogLevel.Info;
     public LogDriverKind LogDriver { get; set; } = LogDriverKind.Systemd;
-    public bool SkipFork { get; set; }
     public CgroupManager CgroupManager { get; set; } = CgroupManager.Systemd;
     public bool EnableTracing { get; set; }
     public string TracingEndpoint { get; set; } = "http://127.0.0.1:4317";

@@ -4,14 +4,9 @@ using Podmon.Cli;
 
 namespace Podmon.ConmonCli;
 
-/// <summary>One `-l` value: `k8s-file:PATH` (or a bare PATH), `journald:[TAG]`, `passthrough`, `none`.</summary>
-public sealed record ConmonLogSpec(string Driver, string? Path);
-
 /// <summary>The C conmon command line: podman's (--api-version 1) and CRI-O's (no API version, --sync for exec).</summary>
 public sealed class ConmonOptions
 {
-    public bool Version { get; set; }
-    public bool Help { get; set; }
     public int ApiVersion { get; set; }
     public string? Cid { get; set; }
     public string? Cuuid { get; set; }
@@ -51,7 +46,7 @@ public sealed class ConmonOptions
     public int TimeoutSec { get; set; }
     public string? PersistDir { get; set; }
     public string? Restore { get; set; }
-    /// <summary>Accepted and ignored (documented in podmon(8) and docs/conmon-mode.md).</summary>
+    /// <summary>The long names of the options given that conmon mode accepts and ignores (OptionTable), reported once the log is set up.</summary>
     public List<string> Ignored { get; } = [];
 
     /// <summary>The checks conmon makes after parsing (cli.c process_cli).</summary>
@@ -70,158 +65,4 @@ public sealed class ConmonOptions
         if (!Exec) Bundle ??= Environment.CurrentDirectory;
         ContainerPidfile ??= Path.Combine(Environment.CurrentDirectory, $"pidfile-{Cid}");
     }
-}
-
-/// <summary>
-/// Parses conmon's flags like glib's option parser: `--long value`, `--long=value`, `-s value`,
-/// `-svalue`, grouped boolean shorts (`-ti`). Unknown flags are a <see cref="UsageException"/>.
-/// </summary>
-public static class ConmonCommandLine
-{
-    enum Kind { Flag, Value }
-
-    static readonly Dictionary<string, (Kind Kind, Action<ConmonOptions, string> Set)> Long = new(StringComparer.Ordinal)
-    {
-        ["version"] = (Kind.Flag, (o, _) => o.Version = true),
-        ["help"] = (Kind.Flag, (o, _) => o.Help = true),
-        ["api-version"] = (Kind.Value, (o, v) => o.ApiVersion = Int(v, "--api-version")),
-        ["cid"] = (Kind.Value, (o, v) => o.Cid = v),
-        ["cuuid"] = (Kind.Value, (o, v) => o.Cuuid = v),
-        ["name"] = (Kind.Value, (o, v) => o.Name = v),
-        ["runtime"] = (Kind.Value, (o, v) => o.Runtime = v),
-        ["bundle"] = (Kind.Value, (o, v) => o.Bundle = v),
-        ["container-pidfile"] = (Kind.Value, (o, v) => o.ContainerPidfile = v),
-        ["pidfile"] = (Kind.Value, (o, v) => o.ContainerPidfile = v),
-        ["conmon-pidfile"] = (Kind.Value, (o, v) => o.ConmonPidfile = v),
-        ["exit-dir"] = (Kind.Value, (o, v) => o.ExitDir = v),
-        ["exit-command"] = (Kind.Value, (o, v) => o.ExitCommand = v),
-        ["exit-command-arg"] = (Kind.Value, (o, v) => o.ExitCommandArgs.Add(v)),
-        ["exit-delay"] = (Kind.Value, (o, v) => o.ExitDelaySec = Int(v, "--exit-delay")),
-        ["full-attach"] = (Kind.Flag, (o, _) => o.FullAttach = true),
-        ["socket-dir-path"] = (Kind.Value, (o, v) => o.SocketDirPath = v),
-        ["log-path"] = (Kind.Value, (o, v) => o.Logs.Add(ParseLog(v))),
-        ["log-size-max"] = (Kind.Value, (o, v) => o.LogSizeMax = long.Parse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)),
-        ["log-tag"] = (Kind.Value, (o, v) => o.LogTag = v),
-        ["log-label"] = (Kind.Value, (o, v) => o.LogLabels.Add(v)),
-        ["no-sync-log"] = (Kind.Flag, (o, _) => o.NoSyncLog = true),
-        ["log-level"] = (Kind.Value, (o, v) => o.LogLevel = ParseLevel(v)),
-        ["syslog"] = (Kind.Flag, (o, _) => o.Syslog = true),
-        ["runtime-arg"] = (Kind.Value, (o, v) => o.RuntimeArgs.Add(v)),
-        ["runtime-opt"] = (Kind.Value, (o, v) => o.RuntimeOpts.Add(v)),
-        ["restore-arg"] = (Kind.Value, (o, v) => o.RuntimeOpts.Add(v)),
-        ["terminal"] = (Kind.Flag, (o, _) => o.Terminal = true),
-        ["stdin"] = (Kind.Flag, (o, _) => o.Stdin = true),
-        ["leave-stdin-open"] = (Kind.Flag, (o, _) => o.LeaveStdinOpen = true),
-        ["exec"] = (Kind.Flag, (o, _) => o.Exec = true),
-        ["exec-attach"] = (Kind.Flag, (o, _) => o.ExecAttach = true),
-        ["sync"] = (Kind.Flag, (o, _) => o.Sync = true),
-        ["exec-process-spec"] = (Kind.Value, (o, v) => o.ExecProcessSpec = v),
-        ["systemd-cgroup"] = (Kind.Flag, (o, _) => o.SystemdCgroup = true),
-        ["no-pivot"] = (Kind.Flag, (o, _) => o.NoPivot = true),
-        ["no-new-keyring"] = (Kind.Flag, (o, _) => o.NoNewKeyring = true),
-        ["timeout"] = (Kind.Value, (o, v) => o.TimeoutSec = Int(v, "--timeout")),
-        ["persist-dir"] = (Kind.Value, (o, v) => o.PersistDir = v),
-        ["restore"] = (Kind.Value, (o, v) => o.Restore = v),
-        // Accepted, no effect in podmon (see podmon(8) and docs/conmon-mode.md).
-        ["replace-listen-pid"] = (Kind.Flag, (o, _) => o.Ignored.Add("--replace-listen-pid")),
-        ["no-container-partial-message"] = (Kind.Flag, (o, _) => o.Ignored.Add("--no-container-partial-message")),
-        ["sdnotify-socket"] = (Kind.Value, (o, v) => o.Ignored.Add("--sdnotify-socket")),
-        ["seccomp-notify-socket"] = (Kind.Value, (o, v) => o.Ignored.Add("--seccomp-notify-socket")),
-        ["seccomp-notify-plugins"] = (Kind.Value, (o, v) => o.Ignored.Add("--seccomp-notify-plugins")),
-        ["log-global-size-max"] = (Kind.Value, (o, v) => o.Ignored.Add("--log-global-size-max")),
-        ["cgroup2-path"] = (Kind.Value, (o, v) => o.Ignored.Add("--cgroup2-path")),
-    };
-
-    static readonly Dictionary<char, string> Short = new()
-    {
-        ['t'] = "terminal", ['i'] = "stdin", ['c'] = "cid", ['u'] = "cuuid", ['n'] = "name", ['r'] = "runtime",
-        ['b'] = "bundle", ['0'] = "persist-dir", ['p'] = "container-pidfile", ['P'] = "conmon-pidfile",
-        ['s'] = "systemd-cgroup", ['e'] = "exec", ['l'] = "log-path", ['T'] = "timeout",
-    };
-
-    public static ConmonOptions Parse(IReadOnlyList<string> args) => Parse(args, new ConmonOptions());
-
-    /// <summary>Parses into <paramref name="o"/>, which keeps what was read before a <see cref="UsageException"/>.</summary>
-    public static ConmonOptions Parse(IReadOnlyList<string> args, ConmonOptions o)
-    {
-        for (int i = 0; i < args.Count; i++)
-        {
-            string a = args[i];
-            if (a == "--") break;
-            if (a.StartsWith("--", StringComparison.Ordinal))
-            {
-                int eq = a.IndexOf('=');
-                string name = eq < 0 ? a[2..] : a[2..eq];
-                if (!Long.TryGetValue(name, out var opt)) throw new UsageException($"unknown option --{name}");
-                if (opt.Kind == Kind.Flag)
-                {
-                    if (eq >= 0) throw new UsageException($"option --{name} takes no value");
-                    opt.Set(o, "");
-                }
-                else if (eq >= 0) opt.Set(o, a[(eq + 1)..]);
-                else if (name == "api-version" && (i + 1 >= args.Count || args[i + 1].StartsWith('-'))) o.ApiVersion = 1;
-                else
-                {
-                    if (i + 1 >= args.Count) throw new UsageException($"missing argument for --{name}");
-                    opt.Set(o, args[++i]);
-                }
-            }
-            else if (a.Length > 1 && a[0] == '-')
-            {
-                for (int j = 1; j < a.Length; j++)
-                {
-                    if (!Short.TryGetValue(a[j], out string? name)) throw new UsageException($"unknown option -{a[j]}");
-                    var opt = Long[name];
-                    if (opt.Kind == Kind.Flag) { opt.Set(o, ""); continue; }
-                    if (j + 1 < a.Length) opt.Set(o, a[(j + 1)..]);
-                    else if (i + 1 < args.Count) opt.Set(o, args[++i]);
-                    else throw new UsageException($"missing argument for -{a[j]}");
-                    break;
-                }
-            }
-            else throw new UsageException($"unexpected argument '{a}'");
-        }
-        return o;
-    }
-
-    /// <summary>`-l` values: DRIVER:PATH, a bare path (k8s-file), `none`, `passthrough`, `journald[:TAG]`.</summary>
-    public static ConmonLogSpec ParseLog(string v)
-    {
-        int colon = v.IndexOf(':');
-        if (colon < 0)
-        {
-            return v switch
-            {
-                "none" or "off" or "null" => new ConmonLogSpec("none", null),
-                "passthrough" or "journald" => new ConmonLogSpec(v, null),
-                "k8s-file" => throw new UsageException("k8s-file requires a filename"),
-                _ => new ConmonLogSpec("k8s-file", v),
-            };
-        }
-        string driver = v[..colon], path = v[(colon + 1)..];
-        return driver switch
-        {
-            "k8s-file" when path.Length == 0 => throw new UsageException("k8s-file requires a filename"),
-            "k8s-file" or "journald" or "passthrough" => new ConmonLogSpec(driver, path.Length == 0 ? null : path),
-            "none" or "off" or "null" => new ConmonLogSpec("none", null),
-            // conmon: a value with ':' and no known driver is a k8s-file path (e.g. "/a:b").
-            _ when v.StartsWith('/') => new ConmonLogSpec("k8s-file", v),
-            _ => throw new UsageException($"No such log driver {driver}"),
-        };
-    }
-
-    static int Int(string v, string flag) =>
-        int.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int n) ? n
-            : throw new UsageException($"{flag}: '{v}' is not a number");
-
-    static LogLevel ParseLevel(string v) => v.ToLowerInvariant() switch
-    {
-        "trace" => LogLevel.Trace,
-        "debug" => LogLevel.Debug,
-        "info" => LogLevel.Info,
-        "warn" or "warning" => LogLevel.Warn,
-        "error" or "fatal" or "panic" => LogLevel.Error,
-        "off" or "none" => LogLevel.Off,
-        _ => throw new UsageException($"No such log level {v}"),
-    };
 }

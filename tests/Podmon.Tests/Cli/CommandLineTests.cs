@@ -17,7 +17,6 @@ public class CommandLineTests
         Assert.Equal(LogLevel.Info, c.Server.LogLevel);
         Assert.Equal(LogDriverKind.Systemd, c.Server.LogDriver);
         Assert.Equal(CgroupManager.Systemd, c.Server.CgroupManager);
-        Assert.False(c.Server.SkipFork);
         Assert.Null(c.Server.RuntimeRoot);
     }
 
@@ -32,7 +31,6 @@ public class CommandLineTests
         Assert.Equal(LogLevel.Debug, c.Server.LogLevel);
         Assert.Equal(LogDriverKind.Stdout, c.Server.LogDriver);
         Assert.Equal("/run/r", c.Server.RuntimeRoot);
-        Assert.True(c.Server.SkipFork);
         Assert.Equal(CgroupManager.Cgroupfs, c.Server.CgroupManager);
     }
 
@@ -49,8 +47,6 @@ public class CommandLineTests
         Assert.Equal("/env/dir", c.Server.RuntimeDir);
         Assert.Equal(LogLevel.Warn, c.Server.LogLevel);
         Assert.Equal(LogDriverKind.None, c.Server.LogDriver);
-        Assert.True(c.Server.SkipFork);
-        Assert.False(Parse("", new() { ["CONMON_SKIP_FORK"] = "false" }).Server.SkipFork);
     }
 
     [Theory]
@@ -90,7 +86,7 @@ public class CommandLineTests
     [InlineData("--version loud", "unexpected argument 'loud': the only subcommand is 'pause' (see --help)")]
     [InlineData("--version=loud", "invalid value 'loud' for '--version' (possible values: default, full)")]
     [InlineData("--runtime", "a value is required for '--runtime' but none was supplied")]
-    [InlineData("--skip-fork=maybe", "invalid value 'maybe' for '--skip-fork' (possible values: true, false)")]
+    [InlineData("--enable-tracing=maybe", "invalid value 'maybe' for '--enable-tracing' (possible values: true, false)")]
     [InlineData("pause --pod-id x", "pause: runs in native/pause.c before the .NET runtime starts, not here")]
     public void ErrorsAreOneClearLine(string args, string message)
     {
