@@ -32,6 +32,7 @@ public static class ConmonCommandLine
         ["--exit-delay"] = (o, v) => o.ExitDelaySec = Int(v!, "--exit-delay"),
         ["--log-path"] = (o, v) => o.Logs.Add(ParseLog(v!)),
         ["--log-size-max"] = (o, v) => o.LogSizeMax = long.Parse(v!, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture),
+        ["--log-global-size-max"] = (o, v) => o.LogGlobalSizeMax = long.Parse(v!, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture),
         ["--log-tag"] = (o, v) => o.LogTag = v,
         ["--log-label"] = (o, v) => o.LogLabels.Add(v!),
         ["--no-sync-log"] = (o, _) => o.NoSyncLog = true,

@@ -23,6 +23,7 @@ public sealed class ConmonOptions
     public string? SocketDirPath { get; set; }
     public List<ConmonLogSpec> Logs { get; } = [];
     public long LogSizeMax { get; set; } = -1;
+    public long LogGlobalSizeMax { get; set; } = -1;
     public string? LogTag { get; set; }
     public List<string> LogLabels { get; } = [];
     public bool NoSyncLog { get; set; }

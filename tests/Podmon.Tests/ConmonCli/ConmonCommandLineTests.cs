@@ -182,6 +182,8 @@ public class ConmonCommandLineTests
         Assert.Equal(0, o.ApiVersion);
         Assert.Null(o.Bundle); // conmon: no bundle, so no attach socket and no control FIFOs
         Assert.Null(o.Cuuid);
+        Assert.Equal(16777216, o.LogGlobalSizeMax);
+        Assert.Empty(o.Ignored);
     }
 
     [Fact]
