@@ -13,10 +13,11 @@
  *  1. `--version`, `--help`, … : no fork (the managed side prints and exits); `pause` runs in
  *     C (pause.c) and never starts the runtime;
  *  2. conmon mode if argv[0]'s basename is "conmon", or _OCI_SYNCPIPE is set, or any argument
- *     is a flag only the C conmon has: --api-version, --cid, --cuuid, --bundle/-b, -u, -P,
- *     --exit-dir, --conmon-pidfile, --container-pidfile, --exec-process-spec, --socket-dir-path,
- *     --full-attach, --exit-command, --runtime-arg (also in the `--flag=value` spelling);
- *  3. otherwise the conmon-rs server (daemonized unless --skip-fork / CONMON_SKIP_FORK).
+ *     is a flag only the C conmon has (conmon_mode_flags; long ones also as `--flag=value`);
+ *  3. otherwise the conmon-rs server (daemonized unless --skip-fork / CONMON_SKIP_FORK, whose
+ *     value is checked here: a bad one is a usage error, exit 2).
+ * Every option name and CONMON_* variable this file spells is a row of the option table
+ * (src/Podmon/Cli/OptionTable.cs, parsed by EarlyC); OptionTableTests checks.
  * Linked as a plain .o so the constructor is always part of the binary.
  */
 #define _GNU_SOURCE
@@ -38,25 +39,26 @@ static int g_mode = PM_MODE_OTHER;
 int pm_ready_fd(void) { return g_ready_fd; }
 int pm_startup_mode(void) { return g_mode; }
 
-static int is_falsy(const char *v) {
-    static const char *const no[] = {"", "0", "n", "no", "f", "false", "off"};
-    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
-        if (!strcasecmp(v, no[i])) return 1;
+static int is_falsy(const char *v) { return pm_parse_bool(v) == 0; }
+
+/* The options of the C conmon only (OptionTable.ConmonModeNames: OptionTableTests compares). */
+static const char *const conmon_mode_flags[] = {"--api-version", "--cid", "--cuuid", "-u", "--bundle", "-b",
+    "--container-pidfile", "-p", "--conmon-pidfile", "-P", "--exit-dir", "--exit-command", "--exit-command-arg",
+    "--runtime-arg", "--exec-process-spec", "--socket-dir-path", "--full-attach"};
+
+static int is_conmon_flag(const char *a) {
+    const char *v;
+    for (size_t i = 0; i < sizeof conmon_mode_flags / sizeof conmon_mode_flags[0]; i++) {
+        const char *f = conmon_mode_flags[i];
+        if (f[1] == '-' ? pm_arg_is(a, f, &v) : !strcmp(a, f)) return 1;
+    }
     return 0;
 }
 
-static int arg_is(const char *a, const char *name) {
-    size_t n = strlen(name);
-    return !strncmp(a, name, n) && (a[n] == 0 || a[n] == '=');
-}
-
-static int is_conmon_flag(const char *a) {
-    static const char *const flags[] = {"--api-version", "--cid", "--cuuid", "--bundle", "--exit-dir",
-        "--conmon-pidfile", "--container-pidfile", "--exec-process-spec", "--socket-dir-path",
-        "--full-attach", "--exit-command", "--exit-command-arg", "--runtime-arg"};
-    for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
-        if (arg_is(a, flags[i])) return 1;
-    return !strcmp(a, "-b") || !strcmp(a, "-u") || !strcmp(a, "-P");
+/* A bad boolean (--skip-fork=VALUE, CONMON_SKIP_FORK) is a usage error, worded as the managed parser words them. */
+__attribute__((noreturn)) static void bad_bool(const char *value, const char *source) {
+    dprintf(2, "podmon: error: invalid value '%s' for '%s' (possible values: true, false)\n", value, source);
+    _exit(2);
 }
 
 /* What the managed parser will do, decided from argv alone (see the rule at the top). */
@@ -65,22 +67,28 @@ int pm_classify_args(int argc, char **argv, char **envp) {
     const char *base = argc > 0 && argv[0] ? strrchr(argv[0], '/') : NULL;
     base = base ? base + 1 : (argc > 0 && argv[0] ? argv[0] : "");
     int conmon = !strcmp(base, "conmon") || getenv("_OCI_SYNCPIPE") != NULL;
-    int skip = 0;
+    int skip = -1; /* -1: no --skip-fork */
+    const char *bad = NULL, *v;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) break;
         if (!strcmp(a, "pause") || !strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "-v") ||
-            arg_is(a, "--version") || arg_is(a, "--version-json"))
+            pm_arg_is(a, "--version", &v) || pm_arg_is(a, "--version-json", &v))
             return PM_MODE_OTHER;
         if (is_conmon_flag(a)) conmon = 1;
-        if (!strcmp(a, "--skip-fork")) skip = 1;
-        else if (!strncmp(a, "--skip-fork=", 12)) skip = !is_falsy(a + 12);
+        if (pm_arg_is(a, "--skip-fork", &v)) {
+            skip = v ? pm_parse_bool(v) : 1;
+            if (skip < 0 && !bad) bad = v;
+        }
     }
     if (conmon) return PM_MODE_CONMON;
-    const char *env = getenv("CONMON_SKIP_FORK");
-    if (!skip && env && !is_falsy(env)) skip = 1;
     if (getenv("CONMON_VERSION")) return PM_MODE_OTHER;
-    return skip ? PM_MODE_SERVER_FOREGROUND : PM_MODE_SERVER_DAEMON;
+    if (bad) bad_bool(bad, "--skip-fork");
+    /* The command line wins over CONMON_SKIP_FORK, which must be a boolean all the same. */
+    const char *env = getenv("CONMON_SKIP_FORK");
+    int env_skip = env ? pm_parse_bool(env) : 0;
+    if (env_skip < 0) bad_bool(env, "CONMON_SKIP_FORK");
+    return (skip >= 0 ? skip : env_skip) ? PM_MODE_SERVER_FOREGROUND : PM_MODE_SERVER_DAEMON;
 }
 
 static void launcher_wait(int rfd, pid_t pid) {
@@ -121,13 +129,16 @@ static int has_sync_flag(int argc, char **argv) {
     return 0;
 }
 
-/* conmon's passthrough log driver (`-l passthrough`): the container gets the monitor's own stdio. */
+/* conmon's passthrough log driver (`-l passthrough`, `--log-path=passthrough`, `-lpassthrough`):
+   the container gets the monitor's own stdio. */
 static int has_passthrough_log(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *v = NULL;
         if (!strcmp(a, "--")) break;
-        if ((!strcmp(a, "-l") || !strcmp(a, "--log-path")) && i + 1 < argc && !strcmp(argv[i + 1], "passthrough")) return 1;
-        if (!strcmp(a, "-lpassthrough") || !strcmp(a, "--log-path=passthrough")) return 1;
+        if (!strcmp(a, "-l") || !strcmp(a, "--log-path")) v = i + 1 < argc ? argv[++i] : NULL;
+        else if (!strncmp(a, "-l", 2)) v = a + 2;
+        else if (!pm_arg_is(a, "--log-path", &v)) continue;
+        if (v && !strcmp(v, "passthrough")) return 1;
     }
     return 0;
 }

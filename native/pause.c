@@ -50,6 +50,9 @@ enum { KINDS = 5, MAX_MAPPINGS = 340 };
 
 /* The order of conmon-rs's Namespace::iter(), which is also the response's order. */
 static const char *const kind_name[KINDS] = {"ipc", "pid", "net", "user", "uts"};
+/* Their options. Every option name and CONMON_* variable this file spells is a row of the option
+   table (src/Podmon/Cli/OptionTable.cs, command Pause); OptionTableTests checks. */
+static const char *const kind_option[KINDS] = {"--ipc", "--pid", "--net", "--user", "--uts"};
 static const int kind_flag[KINDS] = {CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWUTS};
 
 struct pause_opts {
@@ -102,21 +105,14 @@ static int valid_mapping(const char *m) {
     return fields == 3;
 }
 
-static int flag_is(const char *a, const char *name, const char **value) {
-    size_t n = strlen(name);
-    if (strncmp(a, name, n)) return 0;
-    if (a[n] == 0) { *value = NULL; return 1; }
-    if (a[n] == '=') { *value = a + n + 1; return 1; }
-    return 0;
-}
-
 static int parse_bool(const char *flag, const char *v, int *out) {
-    static const char *const yes[] = {"1", "y", "yes", "t", "true", "on"}, *const no[] = {"", "0", "n", "no", "f", "false", "off"};
-    if (!v) { *out = 1; return 0; }
-    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) if (!strcasecmp(v, yes[i])) { *out = 1; return 0; }
-    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) if (!strcasecmp(v, no[i])) { *out = 0; return 0; }
-    fail_line("invalid value '%s' for '%s' (possible values: true, false)", v, flag);
-    return -1;
+    int b = v ? pm_parse_bool(v) : 1;
+    if (b < 0) {
+        fail_line("invalid value '%s' for '%s' (possible values: true, false)", v, flag);
+        return -1;
+    }
+    *out = b;
+    return 0;
 }
 
 /* argv[0] is "pause". Returns 0, or -1 after printing the usage error. */
@@ -127,21 +123,18 @@ static int parse(int argc, char **argv, struct pause_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         int k = -1;
-        for (int j = 0; j < KINDS; j++) {
-            char name[16];
-            snprintf(name, sizeof name, "--%s", kind_name[j]);
-            if (flag_is(a, name, &v)) k = j;
-        }
+        for (int j = 0; j < KINDS; j++)
+            if (pm_arg_is(a, kind_option[j], &v)) k = j;
         if (k >= 0) {
-            if (parse_bool(a, v, &o->want[k]) < 0) return -1;
+            if (parse_bool(kind_option[k], v, &o->want[k]) < 0) return -1;
             continue;
         }
         const char **target = NULL;
         int is_uid = 0;
-        if (flag_is(a, "--base-path", &v) || flag_is(a, "-p", &v)) target = &o->base;
-        else if (flag_is(a, "--pod-id", &v)) target = &o->pod;
-        else if (flag_is(a, "--uid-mappings", &v) || flag_is(a, "-u", &v)) is_uid = 1;
-        else if (flag_is(a, "--gid-mappings", &v) || flag_is(a, "-g", &v)) is_uid = 0;
+        if (pm_arg_is(a, "--base-path", &v) || pm_arg_is(a, "-p", &v)) target = &o->base;
+        else if (pm_arg_is(a, "--pod-id", &v)) target = &o->pod;
+        else if (pm_arg_is(a, "--uid-mappings", &v) || pm_arg_is(a, "-u", &v)) is_uid = 1;
+        else if (pm_arg_is(a, "--gid-mappings", &v) || pm_arg_is(a, "-g", &v)) is_uid = 0;
         else {
             fail_line("unexpected argument '%s' (see --help)", a);
             return -1;

@@ -8,6 +8,10 @@
 enum { PM_MODE_OTHER = 0, PM_MODE_SERVER_FOREGROUND = 1, PM_MODE_SERVER_DAEMON = 2, PM_MODE_CONMON = 3 };
 
 int pm_classify_args(int argc, char **argv, char **envp);
+/* cli.c: 1 if arg is the option `name` alone (*value = NULL) or `name=VALUE` (*value = VALUE), else 0. */
+int pm_arg_is(const char *arg, const char *name, const char **value);
+/* cli.c: conmon-rs's booleans: 1 (1, y, yes, t, true, on), 0 ("", 0, n, no, f, false, off; any case), -1 otherwise. */
+int pm_parse_bool(const char *v);
 int pm_startup_mode(void);
 int pm_ready_fd(void);
 /* conmon mode's early-started daemon: waits for the launcher's "go" (returns 1) or exits; 0 when

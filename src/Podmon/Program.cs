@@ -41,11 +41,8 @@ public static class Program
                 case CommandKind.VersionJson:
                     Log.Stdout(VersionInfo.Json(cmd.Verbosity == VersionVerbosity.Full));
                     return 0;
-                case CommandKind.Pause:
-                    // native/early.c hands `pause` to native/pause.c before the runtime starts.
-                    return Fail(readyFd, 1, "pause: runs before the .NET runtime starts (native/pause.c), not here");
                 default:
-                    return RunServer(cmd.Server, readyFd);
+                    return RunServer(cmd, readyFd);
             }
         }
         catch (UsageException e)
@@ -63,10 +60,12 @@ public static class Program
     /// <summary>The C conmon release whose command-line contract conmon mode implements.</summary>
     public const string ConmonCompatVersion = "2.1.6";
 
-    static int RunServer(ServerOptions options, int readyFd)
+    static int RunServer(Command cmd, int readyFd)
     {
+        ServerOptions options = cmd.Server;
         ServerHost.Validate(options);
         Log.Configure(options.LogDriver, options.LogLevel);
+        foreach (string name in cmd.Ignored) Log.Warn($"{name}: not supported by podmon, ignored");
         using var host = new ServerHost(options);
         host.Start();
         MonitorHost.NotifyLauncher(readyFd, "listening\n");

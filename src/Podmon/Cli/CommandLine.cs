@@ -5,103 +5,102 @@ namespace Podmon.Cli;
 
 /// <summary>
 /// Parses the conmon-rs command line: `--flag value`, `--flag=value`, `-f value`, `-fvalue`;
-/// each flag falls back to its CONMON_* variable, then to the conmon-rs default.
+/// each flag falls back to its CONMON_* variable, then to the conmon-rs default. The options,
+/// their values and variables are <see cref="OptionTable"/>'s (ServerMode); what each one
+/// does here is <see cref="Actions"/>.
 /// </summary>
 public static class CommandLine
 {
-    public static Command Parse(IReadOnlyList<string> args, Func<string, string?> env)
+    /// <summary>What the parse has found so far.</summary>
+    sealed class State
     {
-        var server = new ServerOptions();
-        ApplyEnvironment(server, env);
-        VersionVerbosity? version = env("CONMON_VERSION") is { } ev ? ParseVerbosity(ev, "CONMON_VERSION") : null;
-        bool versionJson = false, help = false;
-        var reader = new ArgReader(args);
-        while (reader.Next(out string arg))
-        {
-            if (arg == "pause")
-                return ParsePause(reader, env) is { } pause
-                    ? new Command { Kind = CommandKind.Pause, Server = server, Pause = pause }
-                    : new Command { Kind = CommandKind.Help, Server = server };
-            string flag = reader.Name(arg);
-            switch (flag)
-            {
-                case "-h" or "--help": help = true; break;
-                case "-v" or "--version":
-                    version = ParseVerbosity(reader.OptionalValue(flag, VerbosityNames) ?? "default", flag);
-                    break;
-                case "--version-json":
-                    versionJson = true;
-                    version = ParseVerbosity(reader.OptionalValue(flag, VerbosityNames) ?? "default", flag);
-                    break;
-                case "-l" or "--log-level": server.LogLevel = ParseLogLevel(reader.Value(flag), flag); break;
-                case "-d" or "--log-driver": server.LogDriver = ParseLogDriver(reader.Value(flag), flag); break;
-                case "-r" or "--runtime": server.Runtime = reader.Value(flag); break;
-                case "--runtime-dir": server.RuntimeDir = reader.Value(flag); break;
-                case "--runtime-root": server.RuntimeRoot = reader.Value(flag); break;
-                case "--skip-fork": server.SkipFork = reader.Bool(flag); break;
-                case "-c" or "--cgroup-manager": server.CgroupManager = ParseCgroupManager(reader.Value(flag), flag); break;
-                case "-e" or "--enable-tracing": server.EnableTracing = reader.Bool(flag); break;
-                case "-t" or "--tracing-endpoint": server.TracingEndpoint = reader.Value(flag); break;
-                default:
-                    throw new UsageException(arg.StartsWith('-')
-                        ? $"unexpected argument '{arg}' (see --help)"
-                        : $"unexpected argument '{arg}': the only subcommand is 'pause' (see --help)");
-            }
-        }
-        if (help) return new Command { Kind = CommandKind.Help, Server = server };
-        if (version is { } v)
-            return new Command { Kind = versionJson ? CommandKind.VersionJson : CommandKind.Version, Verbosity = v, Server = server };
-        return new Command { Kind = CommandKind.Server, Server = server };
+        public readonly ServerOptions Server = new();
+        public VersionVerbosity? Version;
+        public bool VersionJson, Help;
+        public readonly List<string> Ignored = [];
     }
+
+    /// <summary>
+    /// The managed side of every server option the table marks Acts and Managed, by long name.
+    /// The value is null for a flag; <c>source</c> is the spelling or variable it came from.
+    /// </summary>
+    static readonly Dictionary<string, Action<State, string?, string>> Actions = new(StringComparer.Ordinal)
+    {
+        ["--help"] = (p, _, _) => p.Help = true,
+        ["--version"] = (p, v, source) => p.Version = ParseVerbosity(v ?? "default", source),
+        ["--version-json"] = (p, v, source) => (p.VersionJson, p.Version) = (true, ParseVerbosity(v ?? "default", source)),
+        ["--log-level"] = (p, v, source) => p.Server.LogLevel = ParseLogLevel(v!, source),
+        ["--log-driver"] = (p, v, source) => p.Server.LogDriver = ParseLogDriver(v!, source),
+        ["--runtime"] = (p, v, _) => p.Server.Runtime = v!,
+        ["--runtime-dir"] = (p, v, _) => p.Server.RuntimeDir = v!,
+        ["--runtime-root"] = (p, v, _) => p.Server.RuntimeRoot = v,
+        // native/early.c checks the value and acts on it (no daemon) before the runtime starts.
+        ["--skip-fork"] = (_, _, _) => { },
+        ["--cgroup-manager"] = (p, v, source) => p.Server.CgroupManager = ParseCgroupManager(v!, source),
+        ["--enable-tracing"] = (p, v, source) => p.Server.EnableTracing = v is null || ParseBool(v, source),
+        ["--tracing-endpoint"] = (p, v, _) => p.Server.TracingEndpoint = v!,
+    };
+
+    /// <summary>The long names <see cref="Actions"/> acts on (for the table's parity test).</summary>
+    internal static IReadOnlyCollection<string> ActedOn => Actions.Keys;
 
     static readonly string[] VerbosityNames = ["default", "full"];
 
-    static void ApplyEnvironment(ServerOptions s, Func<string, string?> env)
+    public static Command Parse(IReadOnlyList<string> args, Func<string, string?> env)
     {
-        s.LogLevel = Parse(env("CONMON_LOG_LEVEL"), "CONMON_LOG_LEVEL", ParseLogLevel, s.LogLevel);
-        s.LogDriver = Parse(env("CONMON_LOG_DRIVER"), "CONMON_LOG_DRIVER", ParseLogDriver, s.LogDriver);
-        s.Runtime = env("CONMON_RUNTIME") ?? s.Runtime;
-        s.RuntimeDir = env("CONMON_RUNTIME_DIR") ?? s.RuntimeDir;
-        s.RuntimeRoot = env("CONMON_RUNTIME_ROOT") ?? s.RuntimeRoot;
-        s.SkipFork = Parse(env("CONMON_SKIP_FORK"), "CONMON_SKIP_FORK", ParseBool, s.SkipFork);
-        s.CgroupManager = Parse(env("CONMON_CGROUP_MANAGER"), "CONMON_CGROUP_MANAGER", ParseCgroupManager, s.CgroupManager);
-        s.EnableTracing = Parse(env("CONMON_ENABLE_TRACING"), "CONMON_ENABLE_TRACING", ParseBool, s.EnableTracing);
-        s.TracingEndpoint = env("CONMON_TRACING_ENDPOINT") ?? s.TracingEndpoint;
-    }
-
-    static T Parse<T>(string? value, string source, Func<string, string, T> parse, T fallback) =>
-        value is null ? fallback : parse(value, source);
-
-    /// <summary>The pause subcommand's flags; null for `pause --help`.</summary>
-    static PauseOptions? ParsePause(ArgReader reader, Func<string, string?> env)
-    {
-        var p = new PauseOptions
-        {
-            BasePath = env("CONMON_PAUSE_BASE_PATH") ?? "/var/run",
-            PodId = env("CONMON_PAUSE_POD_ID") ?? "",
-        };
+        var p = new State();
+        foreach (OptionSpec o in OptionTable.All)
+            if (o.Command == OptionCommand.ServerMode && o.Env is { } name && o.IsParsedBy(OptionParsers.Managed) && env(name) is { } value)
+                Apply(p, o, value, name);
+        var reader = new ArgReader(args);
         while (reader.Next(out string arg))
         {
+            if (arg == "pause") return PauseHelp(reader, p.Server);
             string flag = reader.Name(arg);
-            switch (flag)
+            if (OptionTable.Find(OptionCommand.ServerMode, flag) is not { } o || !o.IsParsedBy(OptionParsers.Managed))
+                throw new UsageException(arg.StartsWith('-')
+                    ? $"unexpected argument '{arg}' (see --help)"
+                    : $"unexpected argument '{arg}': the only subcommand is 'pause' (see --help)");
+            string? value = o.Arity switch
             {
-                case "-p" or "--base-path": p.BasePath = reader.Value(flag); break;
-                case "--pod-id": p.PodId = reader.Value(flag); break;
-                case "--ipc": p.Ipc = reader.Bool(flag); break;
-                case "--pid": p.Pid = reader.Bool(flag); break;
-                case "--net": p.Net = reader.Bool(flag); break;
-                case "--user": p.User = reader.Bool(flag); break;
-                case "--uts": p.Uts = reader.Bool(flag); break;
-                case "-u" or "--uid-mappings": p.UidMappings.Add(reader.Value(flag)); break;
-                case "-g" or "--gid-mappings": p.GidMappings.Add(reader.Value(flag)); break;
-                case "-h" or "--help": return null;
-                default: throw new UsageException($"pause: unexpected argument '{arg}' (see --help)");
-            }
+                OptionArity.Flag => null,
+                OptionArity.Bool => reader.Attached,
+                OptionArity.Value => reader.Value(flag),
+                _ => reader.OptionalValue(VerbosityNames), // --version, --version-json
+            };
+            Apply(p, o, value, flag);
         }
-        if (p.PodId.Length == 0) throw new UsageException("pause: --pod-id is required");
-        if (p.User && (p.UidMappings.Count == 0 || p.GidMappings.Count == 0))
-            throw new UsageException("pause: --user requires --uid-mappings and --gid-mappings");
-        return p;
+        CommandKind kind = p.Help ? CommandKind.Help
+            : p.Version is null ? CommandKind.Server
+            : p.VersionJson ? CommandKind.VersionJson : CommandKind.Version;
+        return new Command { Kind = kind, Verbosity = p.Version ?? VersionVerbosity.Default, Server = p.Server, Ignored = p.Ignored };
+    }
+
+    static void Apply(State p, OptionSpec o, string? value, string source)
+    {
+        switch (o.Handling)
+        {
+            case OptionHandling.Acts:
+                Actions[o.Long](p, value, source);
+                break;
+            case OptionHandling.Ignored:
+                p.Ignored.Add(o.Long);
+                break;
+            default:
+                throw new UsageException(o.What);
+        }
+    }
+
+    /// <summary>
+    /// native/early.c runs `podmon pause ...` in native/pause.c before the runtime starts; only
+    /// `pause --help` (or -h) is left to this parser, which prints the usage.
+    /// </summary>
+    static Command PauseHelp(ArgReader reader, ServerOptions server)
+    {
+        while (reader.Next(out string arg))
+            if (OptionTable.Find(OptionCommand.Pause, arg) is { } o && o.IsParsedBy(OptionParsers.Managed))
+                return new Command { Kind = CommandKind.Help, Server = server };
+        throw new UsageException("pause: runs in native/pause.c before the .NET runtime starts, not here");
     }
 
     static VersionVerbosity ParseVerbosity(string v, string flag) => v switch
@@ -133,7 +132,7 @@ public static class CommandLine
         _ => throw Invalid(flag, v, "systemd, cgroupfs"),
     };
 
-    internal static bool ParseBool(string v, string flag) => v.ToLowerInvariant() switch
+    static bool ParseBool(string v, string flag) => v.ToLowerInvariant() switch
     {
         "" or "0" or "n" or "no" or "f" or "false" or "off" => false,
         "1" or "y" or "yes" or "t" or "true" or "on" => true,
@@ -142,56 +141,4 @@ public static class CommandLine
 
     static UsageException Invalid(string flag, string value, string allowed) =>
         new($"invalid value '{value}' for '{flag}' (possible values: {allowed})");
-
-    /// <summary>Walks argv, splitting `--name=value` and `-xVALUE`.</summary>
-    sealed class ArgReader(IReadOnlyList<string> args)
-    {
-        int _i;
-        string? _inline;
-
-        public bool Next(out string arg)
-        {
-            _inline = null;
-            if (_i >= args.Count) { arg = ""; return false; }
-            arg = args[_i++];
-            return true;
-        }
-
-        /// <summary>The flag's name; remembers an attached value.</summary>
-        public string Name(string arg)
-        {
-            if (arg.StartsWith("--"))
-            {
-                int eq = arg.IndexOf('=');
-                if (eq < 0) return arg;
-                _inline = arg[(eq + 1)..];
-                return arg[..eq];
-            }
-            if (arg.Length > 2 && arg[0] == '-')
-            {
-                _inline = arg[2..].StartsWith('=') ? arg[3..] : arg[2..];
-                return arg[..2];
-            }
-            return arg;
-        }
-
-        public string Value(string flag)
-        {
-            if (_inline is not null) return _inline;
-            // Like clap: a following flag is not taken as the value.
-            if (_i >= args.Count || args[_i].Length > 1 && args[_i][0] == '-')
-                throw new UsageException($"a value is required for '{flag}' but none was supplied");
-            return args[_i++];
-        }
-
-        /// <summary>A value that may be omitted (`--version`, `--version full`).</summary>
-        public string? OptionalValue(string flag, string[] known)
-        {
-            if (_inline is not null) return _inline;
-            if (_i < args.Count && Array.IndexOf(known, args[_i]) >= 0) return args[_i++];
-            return null;
-        }
-
-        public bool Bool(string flag) => _inline is null || ParseBool(_inline, flag);
-    }
 }

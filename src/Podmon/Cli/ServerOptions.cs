@@ -3,9 +3,10 @@ using Podmon.Diagnostics;
 
 namespace Podmon.Cli;
 
-public enum VersionVerbosity { Default, Full }
-
-/// <summary>The conmon-rs server configuration: same flags, same CONMON_* variables, same defaults.</summary>
+/// <summary>
+/// The conmon-rs server configuration: same flags, same CONMON_* variables, same defaults.
+/// (--skip-fork is not here: native/early.c acts on it before the runtime starts.)
+/// </summary>
 public sealed class ServerOptions
 {
     public string Runtime { get; set; } = "";
@@ -13,7 +14,6 @@ public sealed class ServerOptions
     public string? RuntimeRoot { get; set; }
     public LogLevel LogLevel { get; set; } = LogLevel.Info;
     public LogDriverKind LogDriver { get; set; } = LogDriverKind.Systemd;
-    public bool SkipFork { get; set; }
     public CgroupManager CgroupManager { get; set; } = CgroupManager.Systemd;
     public bool EnableTracing { get; set; }
     public string TracingEndpoint { get; set; } = "http://127.0.0.1:4317";
@@ -22,30 +22,3 @@ public sealed class ServerOptions
     public string FdSocketPath => Path.Combine(RuntimeDir, "conmon-fd.sock");
     public string PidfilePath => Path.Combine(RuntimeDir, "pidfile");
 }
-
-/// <summary>`podmon pause ...` as the managed parser sees it (the product runs it in native/pause.c, before the runtime).</summary>
-public sealed class PauseOptions
-{
-    public string BasePath { get; set; } = "/var/run";
-    public string PodId { get; set; } = "";
-    public bool Ipc { get; set; }
-    public bool Pid { get; set; }
-    public bool Net { get; set; }
-    public bool User { get; set; }
-    public bool Uts { get; set; }
-    public List<string> UidMappings { get; } = [];
-    public List<string> GidMappings { get; } = [];
-}
-
-public enum CommandKind { Server, Help, Version, VersionJson, Pause }
-
-public sealed class Command
-{
-    public CommandKind Kind { get; init; }
-    public VersionVerbosity Verbosity { get; init; }
-    public ServerOptions Server { get; init; } = new();
-    public PauseOptions? Pause { get; init; }
-}
-
-/// <summary>A command-line or configuration error: one line for the user, exit code 2.</summary>
-public sealed class UsageException(string message) : Exception(message);

@@ -45,7 +45,7 @@ public sealed class ContainerLog : IDisposable
                 {
                     LogDriverType.ContainerRuntimeInterface => new CriLogWriter(d.Append
                         ? LogFile.Append(d.Path!, d.MaxSize, 0b110_000_000)
-                        : LogFile.Create(d.Path!, d.MaxSize, 0b110_000_000)),
+                        : LogFile.Create(d.Path!, d.MaxSize, 0b110_000_000)) { GlobalMaxSize = d.GlobalMaxSize },
                     LogDriverType.Json => new JsonLogWriter(LogFile.Create(d.Path!, d.MaxSize, 0b110_100_100)),
                     LogDriverType.Journald => JournaldLogWriter.Open(journalSocket, containerId, d.JournalFields),
                     _ => throw new ArgumentException($"unknown log driver type {(int)d.Type}"),

@@ -5,11 +5,18 @@ namespace Podmon.Logging;
 /// "&lt;RFC3339Nano local time&gt; stdout|stderr F &lt;line&gt;\n". A piece without a newline
 /// (the end of a chunk, or a line longer than one read) is tagged P and gets a newline added.
 /// When a record alone would be larger than maxSize, its content is split into P records that
-/// each fit (the last piece keeps the line's tag).
+/// each fit (the last piece keeps the line's tag). With <see cref="GlobalMaxSize"/>, lines are
+/// written whole until the records come to that many bytes, then none (conmon's
+/// --log-global-size-max: it checks before each line, so the last one may go past the limit).
 /// </summary>
 public sealed unsafe class CriLogWriter(LogFile file) : ILogWriter
 {
     const int HeaderMax = LogTime.Rfc3339Length + 8;
+
+    ulong _written;
+
+    /// <summary>0: no limit (<see cref="LogDriverConfig.GlobalMaxSize"/>).</summary>
+    public ulong GlobalMaxSize { get; init; }
 
     static ReadOnlySpan<byte> Stdout => " stdout "u8;
     static ReadOnlySpan<byte> Stderr => " stderr "u8;
@@ -41,6 +48,7 @@ public sealed unsafe class CriLogWriter(LogFile file) : ILogWriter
 
     void Record(ReadOnlySpan<byte> header, ReadOnlySpan<byte> line, bool partial)
     {
+        if (GlobalMaxSize > 0 && _written >= GlobalMaxSize) return;
         if (file.MaxSize > 0)
         {
             int maxContent = (int)Math.Min(int.MaxValue, file.MaxSize - (ulong)header.Length - 3);
@@ -55,7 +63,9 @@ public sealed unsafe class CriLogWriter(LogFile file) : ILogWriter
 
     void Emit(ReadOnlySpan<byte> header, ReadOnlySpan<byte> content, bool partial)
     {
-        file.BeginRecord(header.Length + 2 + content.Length + (partial ? 1 : 0));
+        int size = header.Length + 2 + content.Length + (partial ? 1 : 0);
+        _written += (ulong)size;
+        file.BeginRecord(size);
         file.Append(header);
         file.Append(partial ? (byte)'P' : (byte)'F');
         file.Append((byte)' ');

@@ -17,4 +17,11 @@ public sealed record LogDriverConfig(LogDriverType Type, string? Path = null, ul
 {
     /// <summary>journald only: extra "NAME=value" fields sent with every line.</summary>
     public IReadOnlyList<string> JournalFields { get; init; } = [];
+
+    /// <summary>
+    /// CRI only: once the records written come to this many bytes in all (truncations and reopens
+    /// included), the rest of the output is dropped; 0: no limit. conmon's --log-global-size-max,
+    /// which CRI-O gives its exec-sync monitors so a chatty command cannot fill the disk.
+    /// </summary>
+    public ulong GlobalMaxSize { get; init; }
 }

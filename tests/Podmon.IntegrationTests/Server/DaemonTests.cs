@@ -101,6 +101,21 @@ public class DaemonTests
         p.WaitForExit();
     }
 
+    /// <summary>native/early.c reads CONMON_SKIP_FORK: a value that is no boolean is a usage error, and the command line wins over a good one.</summary>
+    [Fact]
+    public void SkipForkVariableIsABooleanAndTheFlagWins()
+    {
+        using var dir = new PodmonProcess.RuntimeDir();
+        var bad = PodmonProcess.Run(["--runtime", "/bin/true", "--runtime-dir", dir.Path], new Dictionary<string, string> { ["CONMON_SKIP_FORK"] = "maybe" });
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Equal("podmon: error: invalid value 'maybe' for 'CONMON_SKIP_FORK' (possible values: true, false)\n", bad.Stderr);
+        // --skip-fork=false against CONMON_SKIP_FORK=true: a daemon, so the command returns once it listens.
+        var r = PodmonProcess.Run(["--runtime", "/bin/true", "--runtime-dir", dir.Path, "--log-driver", "none", "--skip-fork=false"],
+            new Dictionary<string, string> { ["CONMON_SKIP_FORK"] = "true" });
+        Assert.Equal(0, r.ExitCode);
+        StopAndExpectGone(dir.ServerPid!.Value, dir);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -139,6 +154,8 @@ public class DaemonTests
         { ["--runtime", "/nonexistent/runc", "--runtime-dir", "/tmp/x"], "podmon: error: --runtime '/nonexistent/runc' does not exist\n" },
         { ["--log-level", "loud"], "podmon: error: invalid value 'loud' for '--log-level' (possible values: trace, debug, info, warn, error, off)\n" },
         { ["--runtime"], "podmon: error: a value is required for '--runtime' but none was supplied\n" },
+        // native/early.c checks it (before forking), not the managed parser.
+        { ["--skip-fork=maybe"], "podmon: error: invalid value 'maybe' for '--skip-fork' (possible values: true, false)\n" },
     };
 
     [Theory]

@@ -17,7 +17,6 @@ public class CommandLineTests
         Assert.Equal(LogLevel.Info, c.Server.LogLevel);
         Assert.Equal(LogDriverKind.Systemd, c.Server.LogDriver);
         Assert.Equal(CgroupManager.Systemd, c.Server.CgroupManager);
-        Assert.False(c.Server.SkipFork);
         Assert.Null(c.Server.RuntimeRoot);
     }
 
@@ -32,7 +31,6 @@ public class CommandLineTests
         Assert.Equal(LogLevel.Debug, c.Server.LogLevel);
         Assert.Equal(LogDriverKind.Stdout, c.Server.LogDriver);
         Assert.Equal("/run/r", c.Server.RuntimeRoot);
-        Assert.True(c.Server.SkipFork);
         Assert.Equal(CgroupManager.Cgroupfs, c.Server.CgroupManager);
     }
 
@@ -49,8 +47,6 @@ public class CommandLineTests
         Assert.Equal("/env/dir", c.Server.RuntimeDir);
         Assert.Equal(LogLevel.Warn, c.Server.LogLevel);
         Assert.Equal(LogDriverKind.None, c.Server.LogDriver);
-        Assert.True(c.Server.SkipFork);
-        Assert.False(Parse("", new() { ["CONMON_SKIP_FORK"] = "false" }).Server.SkipFork);
     }
 
     [Theory]
@@ -74,17 +70,12 @@ public class CommandLineTests
     [InlineData("--runtime x --help")]
     public void Help(string args) => Assert.Equal(CommandKind.Help, Parse(args).Kind);
 
-    [Fact]
-    public void PauseFlagsParse()
-    {
-        var c = Parse("pause --pod-id abc --ipc --net -p /tmp/b --user -u 0_1000_1 -g 0_1000_1");
-        Assert.Equal(CommandKind.Pause, c.Kind);
-        Assert.Equal("abc", c.Pause!.PodId);
-        Assert.Equal("/tmp/b", c.Pause.BasePath);
-        Assert.True(c.Pause.Ipc && c.Pause.Net && c.Pause.User);
-        Assert.False(c.Pause.Pid || c.Pause.Uts);
-        Assert.Equal(["0_1000_1"], c.Pause.UidMappings);
-    }
+    /// <summary>native/early.c runs `pause` in C before the runtime; it leaves only `pause --help` to the managed side.</summary>
+    [Theory]
+    [InlineData("pause --help")]
+    [InlineData("pause --pod-id x -h")]
+    [InlineData("--runtime x pause --help")]
+    public void PauseHelpIsTheUsage(string args) => Assert.Equal(CommandKind.Help, Parse(args).Kind);
 
     [Theory]
     [InlineData("--bogus", "unexpected argument '--bogus' (see --help)")]
@@ -95,10 +86,8 @@ public class CommandLineTests
     [InlineData("--version loud", "unexpected argument 'loud': the only subcommand is 'pause' (see --help)")]
     [InlineData("--version=loud", "invalid value 'loud' for '--version' (possible values: default, full)")]
     [InlineData("--runtime", "a value is required for '--runtime' but none was supplied")]
-    [InlineData("--skip-fork=maybe", "invalid value 'maybe' for '--skip-fork' (possible values: true, false)")]
-    [InlineData("pause", "pause: --pod-id is required")]
-    [InlineData("pause --pod-id x --user", "pause: --user requires --uid-mappings and --gid-mappings")]
-    [InlineData("pause --pod-id x --frob", "pause: unexpected argument '--frob' (see --help)")]
+    [InlineData("--enable-tracing=maybe", "invalid value 'maybe' for '--enable-tracing' (possible values: true, false)")]
+    [InlineData("pause --pod-id x", "pause: runs in native/pause.c before the .NET runtime starts, not here")]
     public void ErrorsAreOneClearLine(string args, string message)
     {
         var e = Assert.Throws<UsageException>(() => Parse(args));

@@ -55,6 +55,26 @@ public sealed class LogFormatTests : IDisposable
     }
 
     /// <summary>
+    /// conmon's --log-global-size-max: whole lines until the records come to the limit (the one
+    /// that reaches it included), then nothing, across chunks and the file's own truncations.
+    /// </summary>
+    [Theory]
+    [InlineData(0UL)]
+    [InlineData(200UL)]
+    public void GlobalMaxSizeStopsAfterTheLineThatReachesIt(ulong maxSize)
+    {
+        string path = Temp("global.log");
+        int record = LogTime.Rfc3339Length + " stdout F ".Length + 50; // a 49-byte line and its newline
+        using (var w = new CriLogWriter(LogFile.Create(path, maxSize, 0b110_000_000)) { GlobalMaxSize = (ulong)(5 * record + 1) })
+            for (int chunk = 0; chunk < 3; chunk++)
+                w.Write(Pipe.Stdout, Encoding.ASCII.GetBytes(string.Concat(Enumerable.Range(chunk * 4, 4).Select(i => $"{i:D3}{new string('a', 46)}\n"))), new LogTime(1, 0));
+        string[] lines = File.ReadAllLines(path);
+        Assert.All(lines, l => Assert.Equal(record - 1, l.Length));
+        Assert.EndsWith(" stdout F 005" + new string('a', 46), lines[^1]); // the sixth line reached the limit; no seventh
+        if (maxSize == 0) Assert.Equal(6, lines.Length);
+    }
+
+    /// <summary>
     /// Chunks of every shape (short lines copied into the format buffer, long ones written from
     /// where they are in the same writev, pieces without a newline) come back byte for byte from
     /// the records, each record whole and tagged right.

@@ -78,6 +78,7 @@ public class ConmonCommandLineTests
         Assert.Empty(o.Ignored);
     }
 
+    /// <summary>podman's probe is `--version` alone, which native/early.c sends to the server command line (Program prints "conmon version 2.1.6" first).</summary>
     [Fact]
     public void Version_probe_argv_is_just_version()
     {
@@ -86,7 +87,7 @@ public class ConmonCommandLineTests
         foreach (string f in probes)
         {
             Assert.Equal(["--version"], CapturedArgs(f));
-            Assert.True(ConmonCommandLine.Parse(CapturedArgs(f)).Version);
+            Assert.Equal(CommandKind.Version, CommandLine.Parse(CapturedArgs(f), _ => null).Kind);
         }
     }
 
@@ -181,6 +182,8 @@ public class ConmonCommandLineTests
         Assert.Equal(0, o.ApiVersion);
         Assert.Null(o.Bundle); // conmon: no bundle, so no attach socket and no control FIFOs
         Assert.Null(o.Cuuid);
+        Assert.Equal(16777216, o.LogGlobalSizeMax);
+        Assert.Empty(o.Ignored);
     }
 
     [Fact]

@@ -168,6 +168,25 @@ public class CrioDialectTests(RuncFixture fx) : IClassFixture<RuncFixture>
         Host.Run(RuncFixture.Runc, "--root", fx.StateDir, "delete", "-f", c.Id);
     }
 
+    /// <summary>
+    /// CRI-O's --log-global-size-max (16 MiB for exec-sync): the k8s-file log stops once its
+    /// records come to that many bytes, the line that reaches it included. 2000 lines of 99
+    /// bytes would be 290 kB of 145-byte records.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Monitors))]
+    public void Exec_sync_log_stops_at_the_global_size_max(string monitor)
+    {
+        (Ctr c, _) = Create(monitor, ["sleep", "1000"]);
+        fx.Start(c.Id);
+        string line = new('x', 99);
+        (Launched l, string log, _) = ExecSync(monitor, c, ["sh", "-c", $"i=0; while [ $i -lt 2000 ]; do echo {line}; i=$((i+1)); done"],
+            extra: ["--log-global-size-max", "10000"]); // after CRI-O's own 16 MiB: the last one counts
+        Assert.Equal(0, l.Status);
+        Assert.InRange(new FileInfo(log).Length, 10_000, 10_000 + 145 - 1);
+        Host.Run(RuncFixture.Runc, "--root", fx.StateDir, "delete", "-f", c.Id);
+    }
+
     [Fact]
     public void Podman_exec_reports_the_pid_then_the_exit_code_as_data()
     {

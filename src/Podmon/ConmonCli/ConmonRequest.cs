@@ -24,7 +24,10 @@ static class ConmonRequest
             switch (l.Driver)
             {
                 case "k8s-file":
-                    drivers.Add(new LogDriverConfig(LogDriverType.ContainerRuntimeInterface, l.Path, max, Append: true));
+                    drivers.Add(new LogDriverConfig(LogDriverType.ContainerRuntimeInterface, l.Path, max, Append: true)
+                    {
+                        GlobalMaxSize = o.LogGlobalSizeMax > 0 ? (ulong)o.LogGlobalSizeMax : 0,
+                    });
                     break;
                 case "journald":
                     drivers.Add(new LogDriverConfig(LogDriverType.Journald) { JournalFields = JournalFields(o, l.Path) });

@@ -48,6 +48,8 @@ public sealed class ConmonMonitor
             finally { pipes.UseDialect(o.ApiVersion, o.Exec); } // what was read before an error picks the key
             o.Validate();
             Log.Configure(o.Syslog ? LogDriverKind.Systemd : LogDriverKind.None, o.LogLevel);
+            // conmon, built without a feature, says so in its log and goes on; so does conmon mode.
+            foreach (string name in o.Ignored) Log.Warn($"{name}: not supported by podmon, ignored");
             m = new ConmonMonitor(o, pipes);
             MonitorHost.PrepareProcess();
             if (o.ConmonPidfile is { } pf) MonitorHost.WritePidfile(pf);
