@@ -12,7 +12,8 @@ static class Reads
 {
     public static long Create(StructReader parameters)
     {
-        var r = new CreateContainerRequestReader(SchemaGeneration.Request(ConmonMethod.CreateContainer, parameters, out _));
+        StructReader request = SchemaGeneration.Request(ConmonMethod.CreateContainer, parameters, out bool old);
+        var r = new CreateContainerRequestReader(request, old);
         long sum = r.Id.Length + r.BundlePath.Length + (r.Terminal ? 1 : 0) + (r.Stdin ? 2 : 0) + (int)r.CgroupManager;
         sum += Texts(r.ExitPaths) + Texts(r.OomExitPaths) + Texts(r.CleanupCmd) + Texts(r.GlobalArgs) + Texts(r.CommandArgs);
         LogDriverListReader logs = r.LogDrivers;
@@ -27,7 +28,8 @@ static class Reads
 
     public static long Version(StructReader parameters)
     {
-        var r = new VersionRequestReader(SchemaGeneration.Request(ConmonMethod.Version, parameters, out bool old));
+        StructReader request = SchemaGeneration.Request(ConmonMethod.Version, parameters, out bool old);
+        var r = new VersionRequestReader(request, old);
         return (r.Verbose ? 1 : 0) + (old ? 2 : 0) + Pairs(r.Metadata);
     }
 

@@ -23,31 +23,32 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
 
     public void Dispatch(ushort methodId, StructReader parameters, RpcCall call)
     {
+        bool old; // the request is in the v0.7 layout: its reader is constructed for it
         switch ((ConmonMethod)methodId)
         {
             case ConmonMethod.Version:
-                Version(new VersionRequestReader(Request(methodId, parameters, out bool old)), old, call);
+                Version(new VersionRequestReader(Request(methodId, parameters, out old), old), call);
                 break;
             case ConmonMethod.CreateContainer:
-                CreateContainer(new CreateContainerRequestReader(Request(methodId, parameters, out _)), call);
+                CreateContainer(new CreateContainerRequestReader(Request(methodId, parameters, out old), old), call);
                 break;
             case ConmonMethod.ExecSyncContainer:
-                ExecSync(new ExecSyncContainerRequestReader(Request(methodId, parameters, out _)), call);
+                ExecSync(new ExecSyncContainerRequestReader(Request(methodId, parameters, out old), old), call);
                 break;
             case ConmonMethod.AttachContainer:
-                Attach(new AttachRequestReader(Request(methodId, parameters, out _)), call);
+                Attach(new AttachRequestReader(Request(methodId, parameters, out old), old), call);
                 break;
             case ConmonMethod.ReopenLogContainer:
-                ReopenLog(new ReopenLogRequestReader(Request(methodId, parameters, out _)), call);
+                ReopenLog(new ReopenLogRequestReader(Request(methodId, parameters, out old), old), call);
                 break;
             case ConmonMethod.SetWindowSizeContainer:
-                SetWindowSize(new SetWindowSizeRequestReader(Request(methodId, parameters, out _)), call);
+                SetWindowSize(new SetWindowSizeRequestReader(Request(methodId, parameters, out old), old), call);
                 break;
             case ConmonMethod.StartFdSocket:
                 StartFdSocket(call);
                 break;
             case ConmonMethod.CreateNamespaces:
-                CreateNamespaces(new CreateNamespacesRequestReader(Request(methodId, parameters, out _)), call);
+                CreateNamespaces(new CreateNamespacesRequestReader(Request(methodId, parameters, out old), old), call);
                 break;
             case ConmonMethod.ServeExecContainer:
                 ServeExec(new ServeExecContainerParamsReader(parameters).Request, call);
@@ -64,15 +65,15 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
         }
     }
 
-    /// <summary>The request of a call, read in the caller's schema generation (see <see cref="SchemaGeneration"/>).</summary>
+    /// <summary>The request of a call and its schema generation (see <see cref="SchemaGeneration"/>).</summary>
     static StructReader Request(ushort methodId, StructReader parameters, out bool old) =>
         SchemaGeneration.Request((ConmonMethod)methodId, parameters, out old);
 
-    void Version(VersionRequestReader request, bool old, RpcCall call)
+    void Version(VersionRequestReader request, RpcCall call)
     {
         // Answered in the caller's layout: v0.7's response has one more pointer (metadata :Data, left null).
         PointerBuilder slot = new VersionResultsBuilder(call.InitResults(VersionResultsBuilder.DataWords, VersionResultsBuilder.PointerCount)).ResponsePointer;
-        var r = new VersionResponseBuilder(slot.InitStruct(VersionResponseBuilder.DataWords, (ushort)(VersionResponseBuilder.PointerCount + (old ? 1 : 0))));
+        var r = new VersionResponseBuilder(slot.InitStruct(VersionResponseBuilder.DataWords, (ushort)(VersionResponseBuilder.PointerCount + (request.IsConmonV073 ? 1 : 0))));
         r.ProcessId = _pid;
         r.SetVersion(VersionInfo.Version);
         r.SetTag(VersionInfo.Tag);
