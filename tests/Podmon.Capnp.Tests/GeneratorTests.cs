@@ -118,7 +118,7 @@ public class GeneratorTests
             file.Nested.Single(d => d.Name == "Method").Fields.Single(f => f.Name == "implicitParameters").Type.ToString());
     }
 
-    // The v0.7.x view: ConmonV073Layout (generated) against both compiled schemas, field by field.
+    // The v0.7.x layouts: ConmonV073Layout (generated) against both compiled schemas, field by field.
 
     static readonly Decl Current = SchemaGenerator.Load(Request("conmon.capnp"), "conmon.capnp");
     static readonly Decl Old = SchemaGenerator.Load(Request("conmon-v0.7.3.capnp"), "conmon-v0.7.3.capnp");
