@@ -18,7 +18,6 @@ public readonly ref struct StructReader
     internal readonly int _ptrWord;    // absolute word index of the pointer section
     internal readonly int _ptrCount;
     internal readonly int _nesting;
-    private readonly int _skipFrom;    // pointer index from which slots are read one further; int.MaxValue: none
 
     internal StructReader(ReadOnlySpan<byte> msg, ref ReadContext ctx, int segStart, int segEnd,
         int dataByte, int dataBytes, int ptrWord, int ptrCount, int nesting)
@@ -32,29 +31,12 @@ public readonly ref struct StructReader
         _ptrWord = ptrWord;
         _ptrCount = ptrCount;
         _nesting = nesting;
-        _skipFrom = int.MaxValue;
-    }
-
-    private StructReader(StructReader s, int skipFrom) : this(s._msg, ref s._ctx, s._segStart, s._segEnd,
-        s._dataByte, s._dataBytes, s._ptrWord, s._ptrCount, s._nesting) => _skipFrom = skipFrom;
-
-    /// <summary>
-    /// This struct as a reader of a schema that lacks pointer slot <paramref name="slot"/>: slots from
-    /// <paramref name="slot"/> on read the encoded slot one higher. For an older schema generation whose
-    /// field at that slot became Void (so every later pointer moved down by one) without a second set of
-    /// accessors. The data section is unchanged.
-    /// </summary>
-    public StructReader WithoutPointer(int slot)
-    {
-        if (_skipFrom != int.MaxValue) Throw.Argument("a struct view can skip one pointer slot only");
-        if ((uint)slot >= (uint)_ptrCount) Throw.Argument($"pointer slot {slot} outside a struct with {_ptrCount} pointers");
-        return new StructReader(this, slot);
     }
 
     /// <summary>Size of the encoded data section in bytes.</summary>
     public int DataBytes => _dataBytes;
 
-    /// <summary>Encoded pointer slots (for a <see cref="WithoutPointer"/> view: including the skipped one).</summary>
+    /// <summary>Encoded pointer slots.</summary>
     public int PointerCount => _ptrCount;
 
     /// <summary>The encoded data section.</summary>
@@ -101,13 +83,10 @@ public readonly ref struct StructReader
         BitConverter.UInt64BitsToDouble(ReadUInt64(byteOffset, BitConverter.DoubleToUInt64Bits(defaultValue)));
 
     /// <summary>Pointer slot <paramref name="index"/>; a null pointer if beyond the encoded pointer section.</summary>
-    public PointerReader GetPointer(int index)
-    {
-        if (index >= _skipFrom) index++;
-        return (uint)index < (uint)_ptrCount
+    public PointerReader GetPointer(int index) =>
+        (uint)index < (uint)_ptrCount
             ? new PointerReader(_msg, ref _ctx, _ptrWord + index, _segStart, _segEnd, _nesting)
             : new PointerReader(_msg, ref _ctx, -1, _segStart, _segEnd, _nesting);
-    }
 
     public bool HasPointer(int index) => !GetPointer(index).IsNull;
 

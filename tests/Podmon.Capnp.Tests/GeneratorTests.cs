@@ -118,7 +118,7 @@ public class GeneratorTests
             file.Nested.Single(d => d.Name == "Method").Fields.Single(f => f.Name == "implicitParameters").Type.ToString());
     }
 
-    // The v0.7.x view: ConmonV073Layout (generated) against both compiled schemas, field by field.
+    // The v0.7.x layouts: ConmonV073Layout (generated) against both compiled schemas, field by field.
 
     static readonly Decl Current = SchemaGenerator.Load(Request("conmon.capnp"), "conmon.capnp");
     static readonly Decl Old = SchemaGenerator.Load(Request("conmon-v0.7.3.capnp"), "conmon-v0.7.3.capnp");
@@ -216,6 +216,34 @@ public class GeneratorTests
             case "a type is missing": old.Nested.Single(d => d.Name == "Conmon").Nested.Remove(structs["AttachRequest"]); break;
         }
         Assert.Throws<NotSupportedException>(() => SchemaGenerator.Compare(Current, old, "conmon.capnp", "conmon-v0.7.3.capnp"));
+    }
+
+    /// <summary>A struct that differs may not have groups: their readers are views of its reader that are not told the layout.</summary>
+    [Fact]
+    public void AStructThatDiffersAndHasAGroupIsRefused()
+    {
+        Decl now = SchemaGenerator.Load(Request("conmon.capnp"), "conmon.capnp");
+        Decl old = SchemaGenerator.Load(Request("conmon-v0.7.3.capnp"), "conmon-v0.7.3.capnp");
+        foreach (Decl file in new[] { now, old })
+            Structs(file)["CreateContainerRequest"].Fields.Add(new Field
+            {
+                Name = "extra",
+                Type = new SchemaGenerator.TypeRef("group"),
+                Group = new Decl { Kind = "group", Name = "extra" },
+            });
+        var e = Assert.Throws<NotSupportedException>(() => SchemaGenerator.Compare(now, old, "conmon.capnp", "conmon-v0.7.3.capnp"));
+        Assert.Contains("groups", e.Message);
+    }
+
+    /// <summary>The readers of the structs that differ, and no others, can be constructed for the older layout.</summary>
+    [Fact]
+    public void TheReadersOfTheStructsThatDifferAloneReadTheOlderLayout()
+    {
+        SchemaGenerator.Job job = SchemaGenerator.Jobs.Single(j => j.Previous == "conmon-v0.7.3.capnp");
+        IEnumerable<string> readers = SchemaGenerator.Generate(job, Request)
+            .SelectMany(f => System.Text.RegularExpressions.Regex.Matches(f.Text, @"public (\w+)\(StructReader s, bool conmonV073\)"))
+            .Select(m => m.Groups[1].Value);
+        Assert.Equal(ConmonV073Layout.All.Select(s => s.Struct + "Reader").Order(), readers.Order());
     }
 
     [Fact]

@@ -4,7 +4,7 @@ namespace Podmon.Capnp.Generator;
 
 public static partial class SchemaGenerator
 {
-    private static void EmitType(StringBuilder w, Decl d, HashSet<Decl> listed)
+    private static void EmitType(StringBuilder w, Decl d, HashSet<Decl> listed, Older? older)
     {
         if (d.Kind == "enum")
         {
@@ -16,22 +16,27 @@ public static partial class SchemaGenerator
             return;
         }
 
-        EmitView(w, d, reader: true);
-        EmitView(w, d, reader: false);
+        EmitView(w, d, reader: true, older);
+        EmitView(w, d, reader: false, older);
         if (listed.Contains(d))
             EmitListWrappers(w, d);
         foreach (Field f in d.Fields)
             if (f.Group is { } g)
-                EmitType(w, g, listed);
+                EmitType(w, g, listed, older);
         foreach (Decl n in d.Nested)
-            EmitType(w, n, listed);
+            EmitType(w, n, listed, older);
     }
 
-    private static void EmitView(StringBuilder w, Decl d, bool reader)
+    /// <summary>
+    /// A struct's reader or builder; the reader of a struct an older generation lays out differently
+    /// (<paramref name="older"/>) reads either layout (SchemaGenerator.Layouts.cs).
+    /// </summary>
+    private static void EmitView(StringBuilder w, Decl d, bool reader, Older? older)
     {
         string type = d.CsName + (reader ? "Reader" : "Builder");
         string raw = reader ? "StructReader" : "StructBuilder";
         bool isGroup = d.Kind == "group";
+        Shift? shift = reader && older is not null && older.Shifts.TryGetValue(d, out Shift? found) ? found : null;
 
         if (d.UnionTagBit >= 0 && reader)
         {
@@ -46,6 +51,8 @@ public static partial class SchemaGenerator
         w.Append(isGroup
             ? $"/// <summary>Group {d.Name}: a view of the enclosing struct's fields.</summary>\n"
             : $"/// <summary>capnp struct {d.Name}{(d.Id != 0 ? $" (@0x{d.Id:x16})" : "")}: {d.DataWords} data words, {d.Pointers} pointers.</summary>\n");
+        if (shift is not null)
+            EmitLayoutRemarks(w, d, shift, older!);
         w.Append(reader ? $"public readonly ref struct {type}\n{{\n" : $"public readonly struct {type}\n{{\n");
         if (!isGroup)
         {
@@ -54,8 +61,13 @@ public static partial class SchemaGenerator
             w.Append($"    public const ushort DataWords = {d.DataWords};\n");
             w.Append($"    public const ushort PointerCount = {d.Pointers};\n\n");
         }
-        w.Append($"    private readonly {raw} _s;\n\n");
+        w.Append($"    private readonly {raw} _s;\n");
+        if (shift is not null)
+            EmitLayoutField(w, shift, older!);
+        w.Append('\n');
         w.Append($"    public {type}({raw} s) => _s = s;\n\n");
+        if (shift is not null)
+            EmitLayoutConstructor(w, type, older!);
         if (!isGroup)
         {
             if (reader)
@@ -69,6 +81,8 @@ public static partial class SchemaGenerator
             }
         }
         w.Append($"    public {raw} Struct => _s;\n");
+        if (shift is not null)
+            EmitLayoutProperty(w, older!);
 
         if (d.UnionTagBit >= 0)
         {
@@ -81,20 +95,25 @@ public static partial class SchemaGenerator
         foreach (Field f in d.Fields)
         {
             if (reader)
-                EmitReaderField(w, d, f);
+                EmitReaderField(w, d, f, shift, older);
             else
                 EmitBuilderField(w, d, f);
         }
         w.Append("}\n");
     }
 
-    private static void EmitReaderField(StringBuilder w, Decl d, Field f)
+    private static void EmitReaderField(StringBuilder w, Decl d, Field f, Shift? shift, Older? older)
     {
         string p = Pascal(f.Name), bare = Member(d, f.Name);
         string t = f.Type.Name;
         if (f.Group is { } g)
         {
             w.Append($"\n    public {g.CsName}Reader {bare} => new(_s);\n");
+            return;
+        }
+        if (t == "Void" && shift is not null && f.Name == shift.Field)
+        {
+            EmitOlderField(w, p, bare, shift, older!);
             return;
         }
         if (t == "Void")
@@ -105,7 +124,7 @@ public static partial class SchemaGenerator
             w.Append($"    public {DataType(f.Type)} {bare} => {DataRead(f)};\n");
             return;
         }
-        int i = f.Ptr;
+        string i = Slot(f, shift, older);
         switch (t)
         {
             case "Text":
@@ -228,7 +247,7 @@ public static partial class SchemaGenerator
         w.Append($"    public {n}Builder this[int index] => new(_list.GetStruct(index));\n}}\n");
     }
 
-    private static void EmitInterface(StringBuilder w, Decl i, HashSet<Decl> listed)
+    private static void EmitInterface(StringBuilder w, Decl i, HashSet<Decl> listed, Older? older)
     {
         w.Append($"\n/// <summary>capnp interface {i.Name}.</summary>\n");
         w.Append($"public static class {i.CsName}\n{{\n");
@@ -240,8 +259,8 @@ public static partial class SchemaGenerator
         w.Append("}\n");
         foreach (Method m in i.Methods)
         {
-            EmitType(w, m.Params, listed);
-            EmitType(w, m.Results, listed);
+            EmitType(w, m.Params, listed, older);
+            EmitType(w, m.Results, listed, older);
         }
     }
 

@@ -12,9 +12,19 @@ public static partial class SchemaGenerator
     /// </summary>
     internal sealed record Shift(Decl Struct, string Field, TypeRef FieldType, int OldSlot, ElementSize[] Shifted);
 
+    /// <summary>
+    /// An older generation of the schema, as the current schema's readers see it: its file, the name the
+    /// readers call it by (<see cref="GenerationName"/>) and the structs it lays out differently, by the
+    /// current schema's declaration. The reader of each such struct reads either layout (<see cref="EmitView"/>).
+    /// </summary>
+    internal sealed record Older(string File, string Name, IReadOnlyDictionary<Decl, Shift> Shifts);
+
+    /// <summary>What the readers call an older schema file: conmon-v0.7.3.capnp → ConmonV073.</summary>
+    public static string GenerationName(string previous) =>
+        string.Concat(Path.GetFileNameWithoutExtension(previous).Split('-', '.', '_').Where(p => p.Length > 0).Select(Pascal));
+
     /// <summary>The class of the generations table for an older schema file: conmon-v0.7.3.capnp → ConmonV073Layout.</summary>
-    public static string GenerationsClass(string previous) =>
-        string.Concat(Path.GetFileNameWithoutExtension(previous).Split('-', '.', '_').Where(p => p.Length > 0).Select(Pascal)) + "Layout";
+    public static string GenerationsClass(string previous) => GenerationName(previous) + "Layout";
 
     /// <summary>
     /// Compares the current schema with an older generation of it, struct by struct (matched by type ID):
@@ -102,6 +112,9 @@ public static partial class SchemaGenerator
                 throw Unreadable($"pointer {slot}, which no field or fields of different kinds use");
             shifted[slot - oldSlot] = kinds[0];
         }
+        // A group's reader is a view of the struct's own reader, which alone is told the layout.
+        if (now.Fields.Any(f => f.Group is not null))
+            throw Unreadable("its groups, whose readers would not know which layout they read");
         return new Shift(now, movedPath, movedOld.Type, oldSlot, shifted);
 
         NotSupportedException Unreadable(string what) =>
@@ -151,9 +164,8 @@ public static partial class SchemaGenerator
     /// The table of the structs an older generation of the schema lays out differently (see <see cref="Compare"/>),
     /// with, per interface, the method whose request or response is one of them.
     /// </summary>
-    private static void EmitGenerations(StringBuilder w, Decl current, Decl old, string currentName, string oldName)
+    private static void EmitGenerations(StringBuilder w, Decl current, List<Shift> shifts, string currentName, string oldName)
     {
-        List<Shift> shifts = Compare(current, old, currentName, oldName);
         List<Decl> ends = current.Nested.SelectMany(d => d.Methods).SelectMany(m => new[] { m.Params, m.Results })
             .SelectMany(p => p.Fields).Select(f => f.Type.Target).OfType<Decl>().ToList();
         if (shifts.FirstOrDefault(s => !ends.Contains(s.Struct)) is { } inner)

@@ -14,7 +14,8 @@ public static partial class SchemaGenerator
     /// <summary>
     /// One schema's accessors: <paramref name="Schema"/> names its request (<see cref="RequestDir"/>/&lt;Schema&gt;.bin).
     /// With <paramref name="Previous"/>, also the table of where that older generation of the schema lays
-    /// its structs out differently (<see cref="EmitGenerations"/>).
+    /// its structs out differently (<see cref="EmitGenerations"/>), and readers of those structs that read
+    /// either layout (<see cref="EmitView"/>).
     /// </summary>
     public sealed record Job(string Schema, string OutputDir, string Namespace, IReadOnlyDictionary<string, string> Renames,
         string? Previous = null);
@@ -101,17 +102,22 @@ public static partial class SchemaGenerator
                 if (f.Type is { Name: "List", Element.Target: { Kind: "struct" } el })
                     listed.Add(el);
 
-        var files = new List<(string, string)>();
-        foreach (Decl d in top.SelectMany(t => t.Kind == "interface" ? t.Nested : [t]))
-            files.Add((d.CsName + ".g.cs", File(job.Schema, job, w => EmitType(w, d, listed))));
-        foreach (Decl i in top.Where(t => t.Kind == "interface"))
-            files.Add((i.CsName + ".g.cs", File(job.Schema, job, w => EmitInterface(w, i, listed))));
+        List<Shift> shifts = [];
+        Older? older = null;
         if (job.Previous is { } previous)
         {
-            Decl old = Load(request(previous), previous);
-            files.Add((GenerationsClass(previous) + ".g.cs",
-                File($"{job.Schema} and {previous}", job, w => EmitGenerations(w, file, old, job.Schema, previous))));
+            shifts = Compare(file, Load(request(previous), previous), job.Schema, previous);
+            older = new Older(previous, GenerationName(previous), shifts.ToDictionary(s => s.Struct));
         }
+
+        var files = new List<(string, string)>();
+        foreach (Decl d in top.SelectMany(t => t.Kind == "interface" ? t.Nested : [t]))
+            files.Add((d.CsName + ".g.cs", File(job.Schema, job, w => EmitType(w, d, listed, older))));
+        foreach (Decl i in top.Where(t => t.Kind == "interface"))
+            files.Add((i.CsName + ".g.cs", File(job.Schema, job, w => EmitInterface(w, i, listed, older))));
+        if (older is not null)
+            files.Add((GenerationsClass(older.File) + ".g.cs",
+                File($"{job.Schema} and {older.File}", job, w => EmitGenerations(w, file, shifts, job.Schema, older.File))));
         return files;
     }
 

@@ -12,8 +12,9 @@ namespace Podmon.Rpc;
 /// <summary>createContainer and execSyncContainer: answered when the runtime is done.</summary>
 public sealed partial class ConmonService
 {
-    void CreateContainer(CreateContainerRequestReader r, RpcCall call)
+    void CreateContainer(StructReader parameters, RpcCall call)
     {
+        var r = new CreateContainerRequestReader(Request(ConmonMethod.CreateContainer, parameters, out bool old), old);
         if (!TryLogDrivers(r.LogDrivers, out LogDriverConfig[] logDrivers, out string? logError))
         {
             call.Fail(logError!); // this call only: the request was well-formed, just not one podmon can serve
@@ -57,8 +58,9 @@ public sealed partial class ConmonService
         });
     }
 
-    void ExecSync(ExecSyncContainerRequestReader r, RpcCall call)
+    void ExecSync(StructReader parameters, RpcCall call)
     {
+        var r = new ExecSyncContainerRequestReader(Request(ConmonMethod.ExecSyncContainer, parameters, out bool old), old);
         var request = new ExecSyncRequest
         {
             Id = r.IdString,

@@ -8,8 +8,9 @@ namespace Podmon.Rpc;
 /// <summary>createNamespaces: answered when the pause process has pinned the namespaces.</summary>
 public sealed partial class ConmonService
 {
-    void CreateNamespaces(CreateNamespacesRequestReader r, RpcCall call)
+    void CreateNamespaces(StructReader parameters, RpcCall call)
     {
+        var r = new CreateNamespacesRequestReader(Request(ConmonMethod.CreateNamespaces, parameters, out bool old), old);
         if (pod is null)
         {
             call.Fail("createNamespaces is not available in this server");

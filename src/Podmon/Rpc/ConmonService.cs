@@ -24,31 +24,33 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
 
     public void Dispatch(ushort methodId, StructReader parameters, RpcCall call)
     {
+        // The handlers of the requests v0.7 lays out differently read their own request, in its layout:
+        // every reader built here would be one more struct for this method's prolog to zero on every call.
         switch ((ConmonMethod)methodId)
         {
             case ConmonMethod.Version:
-                Version(new VersionRequestReader(Request(methodId, parameters, out bool old)), old, call);
+                Version(parameters, call);
                 break;
             case ConmonMethod.CreateContainer:
-                CreateContainer(new CreateContainerRequestReader(Request(methodId, parameters, out _)), call);
+                CreateContainer(parameters, call);
                 break;
             case ConmonMethod.ExecSyncContainer:
-                ExecSync(new ExecSyncContainerRequestReader(Request(methodId, parameters, out _)), call);
+                ExecSync(parameters, call);
                 break;
             case ConmonMethod.AttachContainer:
-                Attach(new AttachRequestReader(Request(methodId, parameters, out _)), call);
+                Attach(parameters, call);
                 break;
             case ConmonMethod.ReopenLogContainer:
-                ReopenLog(new ReopenLogRequestReader(Request(methodId, parameters, out _)), call);
+                ReopenLog(parameters, call);
                 break;
             case ConmonMethod.SetWindowSizeContainer:
-                SetWindowSize(new SetWindowSizeRequestReader(Request(methodId, parameters, out _)), call);
+                SetWindowSize(parameters, call);
                 break;
             case ConmonMethod.StartFdSocket:
                 StartFdSocket(call);
                 break;
             case ConmonMethod.CreateNamespaces:
-                CreateNamespaces(new CreateNamespacesRequestReader(Request(methodId, parameters, out _)), call);
+                CreateNamespaces(parameters, call);
                 break;
             case ConmonMethod.ServeExecContainer:
                 ServeExec(new ServeExecContainerParamsReader(parameters).Request, call);
@@ -65,15 +67,19 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
         }
     }
 
-    /// <summary>The request of a call, read in the caller's schema generation (see <see cref="SchemaGeneration"/>).</summary>
-    static StructReader Request(ushort methodId, StructReader parameters, out bool old) =>
-        SchemaGeneration.Request((ConmonMethod)methodId, parameters, out old);
+    /// <summary>
+    /// The request of a call and whether it is in the v0.7 layout, which its generated reader is then
+    /// constructed for (see <see cref="SchemaGeneration"/>).
+    /// </summary>
+    static StructReader Request(ConmonMethod method, StructReader parameters, out bool old) =>
+        SchemaGeneration.Request(method, parameters, out old);
 
-    void Version(VersionRequestReader request, bool old, RpcCall call)
+    void Version(StructReader parameters, RpcCall call)
     {
+        var request = new VersionRequestReader(Request(ConmonMethod.Version, parameters, out bool old), old);
         // Answered in the caller's layout: v0.7's response has one more pointer (metadata :Data, left null).
         PointerBuilder slot = new VersionResultsBuilder(call.InitResults(VersionResultsBuilder.DataWords, VersionResultsBuilder.PointerCount)).ResponsePointer;
-        var r = new VersionResponseBuilder(slot.InitStruct(VersionResponseBuilder.DataWords, (ushort)(VersionResponseBuilder.PointerCount + (old ? 1 : 0))));
+        var r = new VersionResponseBuilder(slot.InitStruct(VersionResponseBuilder.DataWords, (ushort)(VersionResponseBuilder.PointerCount + (request.IsConmonV073 ? 1 : 0))));
         r.ProcessId = _pid;
         r.SetVersion(VersionInfo.Version);
         r.SetTag(VersionInfo.Tag);
@@ -86,8 +92,9 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
         call.Return();
     }
 
-    void Attach(AttachRequestReader r, RpcCall call)
+    void Attach(StructReader parameters, RpcCall call)
     {
+        var r = new AttachRequestReader(Request(ConmonMethod.AttachContainer, parameters, out bool old), old);
         string id = r.IdString, socketPath = r.SocketPathString;
         bool stopAfterStdinEof = r.StopAfterStdinEof;
         if (!Try(call, () => containers.Attach(id, socketPath, stopAfterStdinEof))) return;
@@ -95,16 +102,18 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
         call.Return();
     }
 
-    void ReopenLog(ReopenLogRequestReader r, RpcCall call)
+    void ReopenLog(StructReader parameters, RpcCall call)
     {
+        var r = new ReopenLogRequestReader(Request(ConmonMethod.ReopenLogContainer, parameters, out bool old), old);
         string id = r.IdString;
         if (!Try(call, () => containers.ReopenLogs(id))) return;
         new ReopenLogContainerResultsBuilder(call.InitResults(ReopenLogContainerResultsBuilder.DataWords, ReopenLogContainerResultsBuilder.PointerCount)).InitResponse();
         call.Return();
     }
 
-    void SetWindowSize(SetWindowSizeRequestReader r, RpcCall call)
+    void SetWindowSize(StructReader parameters, RpcCall call)
     {
+        var r = new SetWindowSizeRequestReader(Request(ConmonMethod.SetWindowSizeContainer, parameters, out bool old), old);
         string id = r.IdString;
         ushort width = r.Width, height = r.Height;
         if (!Try(call, () => containers.SetWindowSize(id, width, height))) return;

@@ -7,6 +7,7 @@ using Podmon.Capnp;
 namespace Podmon.Schema;
 
 /// <summary>capnp struct CreateContainerRequest (@0xba77e3fa3aa9b6ca): 1 data words, 12 pointers.</summary>
+/// <remarks>Reads conmon-v0.7.3.capnp's layout too, where constructed for it (13 pointers: metadataOld at 8, the later ones one slot higher).</remarks>
 public readonly ref struct CreateContainerRequestReader
 {
     public const ulong TypeId = 0xba77e3fa3aa9b6ca;
@@ -14,12 +15,24 @@ public readonly ref struct CreateContainerRequestReader
     public const ushort PointerCount = 12;
 
     private readonly StructReader _s;
+    // 1 for a struct in conmon-v0.7.3.capnp's layout: it has metadataOld at pointer 8, this schema's pointers from there on one higher.
+    private readonly int _conmonV073;
 
     public CreateContainerRequestReader(StructReader s) => _s = s;
+
+    /// <summary>A struct in conmon-v0.7.3.capnp's layout if <paramref name="conmonV073"/>, else in this schema's.</summary>
+    public CreateContainerRequestReader(StructReader s, bool conmonV073)
+    {
+        _s = s;
+        _conmonV073 = conmonV073 ? 1 : 0;
+    }
 
     public static CreateContainerRequestReader From(PointerReader p) => new(p.GetStruct());
 
     public StructReader Struct => _s;
+
+    /// <summary>Whether the struct is read in conmon-v0.7.3.capnp's layout.</summary>
+    public bool IsConmonV073 => _conmonV073 != 0;
 
     /// <summary>UTF-8, without the NUL terminator.</summary>
     public ReadOnlySpan<byte> Id => _s.ReadText(0);
@@ -61,23 +74,27 @@ public readonly ref struct CreateContainerRequestReader
     public bool HasCommandArgs => _s.HasPointer(7);
     public PointerReader CommandArgsPointer => _s.GetPointer(7);
 
-    public TextTextMapEntryListReader Metadata => new(_s.ReadList(8));
-    public bool HasMetadata => _s.HasPointer(8);
-    public PointerReader MetadataPointer => _s.GetPointer(8);
+    /// <summary>conmon-v0.7.3.capnp's metadataOld :Data (its pointer 8); empty in this schema's layout, where it is Void.</summary>
+    public ReadOnlySpan<byte> MetadataOld => _conmonV073 != 0 ? _s.ReadData(8) : default;
+    public bool HasMetadataOld => _conmonV073 != 0 && _s.HasPointer(8);
 
-    public TextTextMapEntryListReader EnvVars => new(_s.ReadList(9));
-    public bool HasEnvVars => _s.HasPointer(9);
-    public PointerReader EnvVarsPointer => _s.GetPointer(9);
+    public TextTextMapEntryListReader Metadata => new(_s.ReadList(8 + _conmonV073));
+    public bool HasMetadata => _s.HasPointer(8 + _conmonV073);
+    public PointerReader MetadataPointer => _s.GetPointer(8 + _conmonV073);
+
+    public TextTextMapEntryListReader EnvVars => new(_s.ReadList(9 + _conmonV073));
+    public bool HasEnvVars => _s.HasPointer(9 + _conmonV073);
+    public PointerReader EnvVarsPointer => _s.GetPointer(9 + _conmonV073);
 
     public CgroupManager CgroupManager => (CgroupManager)_s.ReadUInt16(2);
 
-    public PrimitiveListReader<ulong> AdditionalFds => _s.ReadList<ulong>(10);
-    public bool HasAdditionalFds => _s.HasPointer(10);
-    public PointerReader AdditionalFdsPointer => _s.GetPointer(10);
+    public PrimitiveListReader<ulong> AdditionalFds => _s.ReadList<ulong>(10 + _conmonV073);
+    public bool HasAdditionalFds => _s.HasPointer(10 + _conmonV073);
+    public PointerReader AdditionalFdsPointer => _s.GetPointer(10 + _conmonV073);
 
-    public PrimitiveListReader<ulong> LeakFds => _s.ReadList<ulong>(11);
-    public bool HasLeakFds => _s.HasPointer(11);
-    public PointerReader LeakFdsPointer => _s.GetPointer(11);
+    public PrimitiveListReader<ulong> LeakFds => _s.ReadList<ulong>(11 + _conmonV073);
+    public bool HasLeakFds => _s.HasPointer(11 + _conmonV073);
+    public PointerReader LeakFdsPointer => _s.GetPointer(11 + _conmonV073);
 }
 
 /// <summary>capnp struct CreateContainerRequest (@0xba77e3fa3aa9b6ca): 1 data words, 12 pointers.</summary>

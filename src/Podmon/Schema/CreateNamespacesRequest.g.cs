@@ -7,6 +7,7 @@ using Podmon.Capnp;
 namespace Podmon.Schema;
 
 /// <summary>capnp struct CreateNamespacesRequest (@0x8b5b1693940f607e): 0 data words, 6 pointers.</summary>
+/// <remarks>Reads conmon-v0.7.3.capnp's layout too, where constructed for it (7 pointers: metadataOld at 0, the later ones one slot higher).</remarks>
 public readonly ref struct CreateNamespacesRequestReader
 {
     public const ulong TypeId = 0x8b5b1693940f607e;
@@ -14,40 +15,56 @@ public readonly ref struct CreateNamespacesRequestReader
     public const ushort PointerCount = 6;
 
     private readonly StructReader _s;
+    // 1 for a struct in conmon-v0.7.3.capnp's layout: it has metadataOld at pointer 0, this schema's pointers from there on one higher.
+    private readonly int _conmonV073;
 
     public CreateNamespacesRequestReader(StructReader s) => _s = s;
+
+    /// <summary>A struct in conmon-v0.7.3.capnp's layout if <paramref name="conmonV073"/>, else in this schema's.</summary>
+    public CreateNamespacesRequestReader(StructReader s, bool conmonV073)
+    {
+        _s = s;
+        _conmonV073 = conmonV073 ? 1 : 0;
+    }
 
     public static CreateNamespacesRequestReader From(PointerReader p) => new(p.GetStruct());
 
     public StructReader Struct => _s;
 
-    public PrimitiveListReader<Namespace> Namespaces => _s.ReadList<Namespace>(0);
-    public bool HasNamespaces => _s.HasPointer(0);
-    public PointerReader NamespacesPointer => _s.GetPointer(0);
+    /// <summary>Whether the struct is read in conmon-v0.7.3.capnp's layout.</summary>
+    public bool IsConmonV073 => _conmonV073 != 0;
 
-    public TextListReader UidMappings => _s.ReadTextList(1);
-    public bool HasUidMappings => _s.HasPointer(1);
-    public PointerReader UidMappingsPointer => _s.GetPointer(1);
+    /// <summary>conmon-v0.7.3.capnp's metadataOld :Data (its pointer 0); empty in this schema's layout, where it is Void.</summary>
+    public ReadOnlySpan<byte> MetadataOld => _conmonV073 != 0 ? _s.ReadData(0) : default;
+    public bool HasMetadataOld => _conmonV073 != 0 && _s.HasPointer(0);
 
-    public TextListReader GidMappings => _s.ReadTextList(2);
-    public bool HasGidMappings => _s.HasPointer(2);
-    public PointerReader GidMappingsPointer => _s.GetPointer(2);
+    public PrimitiveListReader<Namespace> Namespaces => _s.ReadList<Namespace>(0 + _conmonV073);
+    public bool HasNamespaces => _s.HasPointer(0 + _conmonV073);
+    public PointerReader NamespacesPointer => _s.GetPointer(0 + _conmonV073);
+
+    public TextListReader UidMappings => _s.ReadTextList(1 + _conmonV073);
+    public bool HasUidMappings => _s.HasPointer(1 + _conmonV073);
+    public PointerReader UidMappingsPointer => _s.GetPointer(1 + _conmonV073);
+
+    public TextListReader GidMappings => _s.ReadTextList(2 + _conmonV073);
+    public bool HasGidMappings => _s.HasPointer(2 + _conmonV073);
+    public PointerReader GidMappingsPointer => _s.GetPointer(2 + _conmonV073);
 
     /// <summary>UTF-8, without the NUL terminator.</summary>
-    public ReadOnlySpan<byte> BasePath => _s.ReadText(3);
-    public string BasePathString => _s.ReadTextString(3);
-    public bool HasBasePath => _s.HasPointer(3);
-    public PointerReader BasePathPointer => _s.GetPointer(3);
+    public ReadOnlySpan<byte> BasePath => _s.ReadText(3 + _conmonV073);
+    public string BasePathString => _s.ReadTextString(3 + _conmonV073);
+    public bool HasBasePath => _s.HasPointer(3 + _conmonV073);
+    public PointerReader BasePathPointer => _s.GetPointer(3 + _conmonV073);
 
     /// <summary>UTF-8, without the NUL terminator.</summary>
-    public ReadOnlySpan<byte> PodId => _s.ReadText(4);
-    public string PodIdString => _s.ReadTextString(4);
-    public bool HasPodId => _s.HasPointer(4);
-    public PointerReader PodIdPointer => _s.GetPointer(4);
+    public ReadOnlySpan<byte> PodId => _s.ReadText(4 + _conmonV073);
+    public string PodIdString => _s.ReadTextString(4 + _conmonV073);
+    public bool HasPodId => _s.HasPointer(4 + _conmonV073);
+    public PointerReader PodIdPointer => _s.GetPointer(4 + _conmonV073);
 
-    public TextTextMapEntryListReader Metadata => new(_s.ReadList(5));
-    public bool HasMetadata => _s.HasPointer(5);
-    public PointerReader MetadataPointer => _s.GetPointer(5);
+    public TextTextMapEntryListReader Metadata => new(_s.ReadList(5 + _conmonV073));
+    public bool HasMetadata => _s.HasPointer(5 + _conmonV073);
+    public PointerReader MetadataPointer => _s.GetPointer(5 + _conmonV073);
 }
 
 /// <summary>capnp struct CreateNamespacesRequest (@0x8b5b1693940f607e): 0 data words, 6 pointers.</summary>

@@ -7,6 +7,7 @@ using Podmon.Capnp;
 namespace Podmon.Schema;
 
 /// <summary>capnp struct ExecSyncContainerRequest (@0xf41122f890a371a6): 2 data words, 4 pointers.</summary>
+/// <remarks>Reads conmon-v0.7.3.capnp's layout too, where constructed for it (5 pointers: metadataOld at 2, the later ones one slot higher).</remarks>
 public readonly ref struct ExecSyncContainerRequestReader
 {
     public const ulong TypeId = 0xf41122f890a371a6;
@@ -14,12 +15,24 @@ public readonly ref struct ExecSyncContainerRequestReader
     public const ushort PointerCount = 4;
 
     private readonly StructReader _s;
+    // 1 for a struct in conmon-v0.7.3.capnp's layout: it has metadataOld at pointer 2, this schema's pointers from there on one higher.
+    private readonly int _conmonV073;
 
     public ExecSyncContainerRequestReader(StructReader s) => _s = s;
+
+    /// <summary>A struct in conmon-v0.7.3.capnp's layout if <paramref name="conmonV073"/>, else in this schema's.</summary>
+    public ExecSyncContainerRequestReader(StructReader s, bool conmonV073)
+    {
+        _s = s;
+        _conmonV073 = conmonV073 ? 1 : 0;
+    }
 
     public static ExecSyncContainerRequestReader From(PointerReader p) => new(p.GetStruct());
 
     public StructReader Struct => _s;
+
+    /// <summary>Whether the struct is read in conmon-v0.7.3.capnp's layout.</summary>
+    public bool IsConmonV073 => _conmonV073 != 0;
 
     /// <summary>UTF-8, without the NUL terminator.</summary>
     public ReadOnlySpan<byte> Id => _s.ReadText(0);
@@ -35,13 +48,17 @@ public readonly ref struct ExecSyncContainerRequestReader
 
     public bool Terminal => _s.ReadBool(64);
 
-    public TextTextMapEntryListReader Metadata => new(_s.ReadList(2));
-    public bool HasMetadata => _s.HasPointer(2);
-    public PointerReader MetadataPointer => _s.GetPointer(2);
+    /// <summary>conmon-v0.7.3.capnp's metadataOld :Data (its pointer 2); empty in this schema's layout, where it is Void.</summary>
+    public ReadOnlySpan<byte> MetadataOld => _conmonV073 != 0 ? _s.ReadData(2) : default;
+    public bool HasMetadataOld => _conmonV073 != 0 && _s.HasPointer(2);
 
-    public TextTextMapEntryListReader EnvVars => new(_s.ReadList(3));
-    public bool HasEnvVars => _s.HasPointer(3);
-    public PointerReader EnvVarsPointer => _s.GetPointer(3);
+    public TextTextMapEntryListReader Metadata => new(_s.ReadList(2 + _conmonV073));
+    public bool HasMetadata => _s.HasPointer(2 + _conmonV073);
+    public PointerReader MetadataPointer => _s.GetPointer(2 + _conmonV073);
+
+    public TextTextMapEntryListReader EnvVars => new(_s.ReadList(3 + _conmonV073));
+    public bool HasEnvVars => _s.HasPointer(3 + _conmonV073);
+    public PointerReader EnvVarsPointer => _s.GetPointer(3 + _conmonV073);
 
     public CgroupManager CgroupManager => (CgroupManager)_s.ReadUInt16(10);
 }

@@ -7,6 +7,7 @@ using Podmon.Capnp;
 namespace Podmon.Schema;
 
 /// <summary>capnp struct SetWindowSizeRequest (@0xb5418b8ea8ead17b): 1 data words, 2 pointers.</summary>
+/// <remarks>Reads conmon-v0.7.3.capnp's layout too, where constructed for it (3 pointers: metadataOld at 1, the later ones one slot higher).</remarks>
 public readonly ref struct SetWindowSizeRequestReader
 {
     public const ulong TypeId = 0xb5418b8ea8ead17b;
@@ -14,12 +15,24 @@ public readonly ref struct SetWindowSizeRequestReader
     public const ushort PointerCount = 2;
 
     private readonly StructReader _s;
+    // 1 for a struct in conmon-v0.7.3.capnp's layout: it has metadataOld at pointer 1, this schema's pointers from there on one higher.
+    private readonly int _conmonV073;
 
     public SetWindowSizeRequestReader(StructReader s) => _s = s;
+
+    /// <summary>A struct in conmon-v0.7.3.capnp's layout if <paramref name="conmonV073"/>, else in this schema's.</summary>
+    public SetWindowSizeRequestReader(StructReader s, bool conmonV073)
+    {
+        _s = s;
+        _conmonV073 = conmonV073 ? 1 : 0;
+    }
 
     public static SetWindowSizeRequestReader From(PointerReader p) => new(p.GetStruct());
 
     public StructReader Struct => _s;
+
+    /// <summary>Whether the struct is read in conmon-v0.7.3.capnp's layout.</summary>
+    public bool IsConmonV073 => _conmonV073 != 0;
 
     /// <summary>UTF-8, without the NUL terminator.</summary>
     public ReadOnlySpan<byte> Id => _s.ReadText(0);
@@ -31,9 +44,13 @@ public readonly ref struct SetWindowSizeRequestReader
 
     public ushort Height => _s.ReadUInt16(2);
 
-    public TextTextMapEntryListReader Metadata => new(_s.ReadList(1));
-    public bool HasMetadata => _s.HasPointer(1);
-    public PointerReader MetadataPointer => _s.GetPointer(1);
+    /// <summary>conmon-v0.7.3.capnp's metadataOld :Data (its pointer 1); empty in this schema's layout, where it is Void.</summary>
+    public ReadOnlySpan<byte> MetadataOld => _conmonV073 != 0 ? _s.ReadData(1) : default;
+    public bool HasMetadataOld => _conmonV073 != 0 && _s.HasPointer(1);
+
+    public TextTextMapEntryListReader Metadata => new(_s.ReadList(1 + _conmonV073));
+    public bool HasMetadata => _s.HasPointer(1 + _conmonV073);
+    public PointerReader MetadataPointer => _s.GetPointer(1 + _conmonV073);
 }
 
 /// <summary>capnp struct SetWindowSizeRequest (@0xb5418b8ea8ead17b): 1 data words, 2 pointers.</summary>

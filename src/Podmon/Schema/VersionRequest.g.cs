@@ -7,6 +7,7 @@ using Podmon.Capnp;
 namespace Podmon.Schema;
 
 /// <summary>capnp struct VersionRequest (@0xad2a33d6b9304413): 1 data words, 1 pointers.</summary>
+/// <remarks>Reads conmon-v0.7.3.capnp's layout too, where constructed for it (2 pointers: metadataOld at 0, the later ones one slot higher).</remarks>
 public readonly ref struct VersionRequestReader
 {
     public const ulong TypeId = 0xad2a33d6b9304413;
@@ -14,18 +15,34 @@ public readonly ref struct VersionRequestReader
     public const ushort PointerCount = 1;
 
     private readonly StructReader _s;
+    // 1 for a struct in conmon-v0.7.3.capnp's layout: it has metadataOld at pointer 0, this schema's pointers from there on one higher.
+    private readonly int _conmonV073;
 
     public VersionRequestReader(StructReader s) => _s = s;
+
+    /// <summary>A struct in conmon-v0.7.3.capnp's layout if <paramref name="conmonV073"/>, else in this schema's.</summary>
+    public VersionRequestReader(StructReader s, bool conmonV073)
+    {
+        _s = s;
+        _conmonV073 = conmonV073 ? 1 : 0;
+    }
 
     public static VersionRequestReader From(PointerReader p) => new(p.GetStruct());
 
     public StructReader Struct => _s;
 
+    /// <summary>Whether the struct is read in conmon-v0.7.3.capnp's layout.</summary>
+    public bool IsConmonV073 => _conmonV073 != 0;
+
     public bool Verbose => _s.ReadBool(0);
 
-    public TextTextMapEntryListReader Metadata => new(_s.ReadList(0));
-    public bool HasMetadata => _s.HasPointer(0);
-    public PointerReader MetadataPointer => _s.GetPointer(0);
+    /// <summary>conmon-v0.7.3.capnp's metadataOld :Data (its pointer 0); empty in this schema's layout, where it is Void.</summary>
+    public ReadOnlySpan<byte> MetadataOld => _conmonV073 != 0 ? _s.ReadData(0) : default;
+    public bool HasMetadataOld => _conmonV073 != 0 && _s.HasPointer(0);
+
+    public TextTextMapEntryListReader Metadata => new(_s.ReadList(0 + _conmonV073));
+    public bool HasMetadata => _s.HasPointer(0 + _conmonV073);
+    public PointerReader MetadataPointer => _s.GetPointer(0 + _conmonV073);
 }
 
 /// <summary>capnp struct VersionRequest (@0xad2a33d6b9304413): 1 data words, 1 pointers.</summary>

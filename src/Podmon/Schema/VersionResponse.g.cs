@@ -7,6 +7,7 @@ using Podmon.Capnp;
 namespace Podmon.Schema;
 
 /// <summary>capnp struct VersionResponse (@0xf34be5cbac1feed1): 1 data words, 8 pointers.</summary>
+/// <remarks>Reads conmon-v0.7.3.capnp's layout too, where constructed for it (9 pointers: metadata at 8, its last).</remarks>
 public readonly ref struct VersionResponseReader
 {
     public const ulong TypeId = 0xf34be5cbac1feed1;
@@ -14,12 +15,24 @@ public readonly ref struct VersionResponseReader
     public const ushort PointerCount = 8;
 
     private readonly StructReader _s;
+    // 1 for a struct in conmon-v0.7.3.capnp's layout: it has metadata at pointer 8, this schema's pointers from there on one higher.
+    private readonly int _conmonV073;
 
     public VersionResponseReader(StructReader s) => _s = s;
+
+    /// <summary>A struct in conmon-v0.7.3.capnp's layout if <paramref name="conmonV073"/>, else in this schema's.</summary>
+    public VersionResponseReader(StructReader s, bool conmonV073)
+    {
+        _s = s;
+        _conmonV073 = conmonV073 ? 1 : 0;
+    }
 
     public static VersionResponseReader From(PointerReader p) => new(p.GetStruct());
 
     public StructReader Struct => _s;
+
+    /// <summary>Whether the struct is read in conmon-v0.7.3.capnp's layout.</summary>
+    public bool IsConmonV073 => _conmonV073 != 0;
 
     public uint ProcessId => _s.ReadUInt32(0);
 
@@ -70,6 +83,10 @@ public readonly ref struct VersionResponseReader
     public string CargoTreeString => _s.ReadTextString(7);
     public bool HasCargoTree => _s.HasPointer(7);
     public PointerReader CargoTreePointer => _s.GetPointer(7);
+
+    /// <summary>conmon-v0.7.3.capnp's metadata :Data (its pointer 8); empty in this schema's layout, where it is Void.</summary>
+    public ReadOnlySpan<byte> Metadata => _conmonV073 != 0 ? _s.ReadData(8) : default;
+    public bool HasMetadata => _conmonV073 != 0 && _s.HasPointer(8);
 }
 
 /// <summary>capnp struct VersionResponse (@0xf34be5cbac1feed1): 1 data words, 8 pointers.</summary>

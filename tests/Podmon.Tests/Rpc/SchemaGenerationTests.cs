@@ -11,11 +11,13 @@ namespace Podmon.Tests.Rpc;
 /// <summary>
 /// The v0.7 / v1.0 request shapes, <see cref="ConmonV073Layout"/>, which the generator derives from the
 /// two compiled schemas (checked field by field against both in Podmon.Capnp.Tests' GeneratorTests), and
-/// requests written in either layout read back to the same values through the one set of accessors.
+/// requests written in either layout read back to the same values through the one set of generated
+/// readers, each constructed for the layout detected.
 /// </summary>
 public class SchemaGenerationTests
 {
-    static readonly Shape[] Requests = Enum.GetValues<ConmonMethod>().Select(ConmonV073Layout.Request).OfType<Shape>().ToArray();
+    static readonly ConmonMethod[] Differing = Enum.GetValues<ConmonMethod>().Where(m => ConmonV073Layout.Request(m) is not null).ToArray();
+    static readonly Shape[] Requests = Differing.Select(m => ConmonV073Layout.Request(m)!).ToArray();
 
     [Fact]
     public void TheShapesAreTheGeneratedTableAndFitTheAccessors()
@@ -45,14 +47,41 @@ public class SchemaGenerationTests
     }
 
     /// <summary>
+    /// The generated reader's pointer <paramref name="k"/> from the request's old slot on (in v1.0's order),
+    /// read in the given layout: the accessors the handlers use, one per shifted field.
+    /// </summary>
+    static PointerReader Shifted(ConmonMethod method, StructReader s, bool old, int k) => (method, k) switch
+    {
+        (ConmonMethod.Version, 0) => new VersionRequestReader(s, old).MetadataPointer,
+        (ConmonMethod.CreateContainer, 0) => new CreateContainerRequestReader(s, old).MetadataPointer,
+        (ConmonMethod.CreateContainer, 1) => new CreateContainerRequestReader(s, old).EnvVarsPointer,
+        (ConmonMethod.CreateContainer, 2) => new CreateContainerRequestReader(s, old).AdditionalFdsPointer,
+        (ConmonMethod.CreateContainer, 3) => new CreateContainerRequestReader(s, old).LeakFdsPointer,
+        (ConmonMethod.ExecSyncContainer, 0) => new ExecSyncContainerRequestReader(s, old).MetadataPointer,
+        (ConmonMethod.ExecSyncContainer, 1) => new ExecSyncContainerRequestReader(s, old).EnvVarsPointer,
+        (ConmonMethod.AttachContainer, 0) => new AttachRequestReader(s, old).MetadataPointer,
+        (ConmonMethod.ReopenLogContainer, 0) => new ReopenLogRequestReader(s, old).MetadataPointer,
+        (ConmonMethod.SetWindowSizeContainer, 0) => new SetWindowSizeRequestReader(s, old).MetadataPointer,
+        (ConmonMethod.CreateNamespaces, 0) => new CreateNamespacesRequestReader(s, old).NamespacesPointer,
+        (ConmonMethod.CreateNamespaces, 1) => new CreateNamespacesRequestReader(s, old).UidMappingsPointer,
+        (ConmonMethod.CreateNamespaces, 2) => new CreateNamespacesRequestReader(s, old).GidMappingsPointer,
+        (ConmonMethod.CreateNamespaces, 3) => new CreateNamespacesRequestReader(s, old).BasePathPointer,
+        (ConmonMethod.CreateNamespaces, 4) => new CreateNamespacesRequestReader(s, old).PodIdPointer,
+        (ConmonMethod.CreateNamespaces, 5) => new CreateNamespacesRequestReader(s, old).MetadataPointer,
+        _ => throw new InvalidOperationException($"{method} has no shifted pointer {k}"),
+    };
+
+    /// <summary>
     /// Any request shape in either layout, its metadataOld (v0.7) and each shifted pointer null or a list
-    /// of its kind: the layout is told right, and the view reads each shifted pointer from its slot.
+    /// of its kind: the layout is told right, the generated reader constructed for it reads each shifted
+    /// pointer from its slot, and metadataOld is there for a v0.7 request only.
     /// </summary>
     [Fact]
     public void EveryRequestShapeTellsTheLayoutsApart()
     {
         Gen.Select(Gen.Int[0, Requests.Length - 1], Gen.Bool, Gen.Bool, Gen.Bool.Array[8]).Sample((i, old, metadataOld, present) =>
         {
+            ConmonMethod method = Differing[i];
             Shape shape = Requests[i];
             using var m = new MessageBuilder();
             StructBuilder s = m.InitRoot(2, (ushort)(old ? shape.OldPointers : shape.CurrentPointers));
@@ -63,22 +92,26 @@ public class SchemaGenerationTests
             var ctx = new ReadContext();
             StructReader root = new MessageReader(m.Frame, ref ctx).Root;
             Assert.Equal(old, SchemaGeneration.IsOld(shape, root));
-            StructReader view = old ? root.WithoutPointer(shape.OldSlot) : root;
             for (int k = 0; k < shape.Shifted.Length; k++)
             {
-                PointerReader p = view.GetPointer(shape.OldSlot + k);
+                PointerReader p = Shifted(method, root, old, k);
                 Assert.Equal(present[k], !p.IsNull);
                 if (present[k]) Assert.Equal((shape.Shifted[k], k + 1), (p.GetList().ElementSize, p.GetList().Count));
             }
+            Assert.Equal(old && metadataOld ? "{}" : "", Encoding.UTF8.GetString(SchemaGeneration.MetadataOld(method, root, old)));
         }, iter: 2000);
     }
 
-    sealed record Create(string Id, bool MetadataOld, (string, string)[] Metadata, (string, string)[] Env, ulong[] AdditionalFds, ulong[] LeakFds);
+    sealed record Create(string Id, bool MetadataOld, (string, string)[] Metadata, (string, string)[] Env, ulong[] AdditionalFds, ulong[] LeakFds,
+        (string Path, ulong MaxSize)[] LogDrivers, string[] CommandArgs);
 
     static readonly Gen<(string, string)[]> Pairs = Gen.Select(Gen.String[Gen.Char.AlphaNumeric, 1, 8], Gen.String[Gen.Char.AlphaNumeric, 0, 8]).Array[0, 3];
 
-    static readonly Gen<Create> Creates = Gen.Select(Gen.String[Gen.Char.AlphaNumeric, 0, 10], Gen.Bool, Pairs, Pairs,
-        Gen.ULong.Array[0, 3], Gen.ULong.Array[0, 3]).Select((id, mo, meta, env, add, leak) => new Create(id, mo, meta, env, add, leak));
+    static readonly Gen<string> Word = Gen.String[Gen.Char.AlphaNumeric, 0, 10];
+
+    static readonly Gen<Create> Creates = Gen.Select(Gen.Select(Word, Gen.Bool, Pairs, Pairs), Gen.ULong.Array[0, 3], Gen.ULong.Array[0, 3],
+        Gen.Select(Word, Gen.ULong).Array[0, 3], Word.Array[0, 4]).Select((head, add, leak, logs, args) =>
+            new Create(head.Item1, head.Item2, head.Item3, head.Item4, add, leak, logs, args));
 
     static void SetPairs(PointerBuilder p, (string, string)[] pairs)
     {
@@ -98,17 +131,33 @@ public class SchemaGenerationTests
         for (int i = 0; i < fds.Length; i++) list[i] = fds[i];
     }
 
-    /// <summary>The request in v1.0's layout, or in v0.7's (metadataOld at ptr8, the rest one higher).</summary>
+    static readonly byte[] TraceJson = "{\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"}"u8.ToArray();
+
+    /// <summary>createContainer params with the request in v1.0's layout, or in v0.7's (metadataOld at ptr8, the rest one higher).</summary>
     static byte[] Encode(Create c, bool old)
     {
         using var m = new MessageBuilder();
-        StructBuilder s = m.InitRoot(CreateContainerRequestBuilder.DataWords, (ushort)(old ? 13 : 12));
+        var parameters = new CreateContainerParamsBuilder(m.InitRoot(CreateContainerParamsBuilder.DataWords, CreateContainerParamsBuilder.PointerCount));
+        StructBuilder s = parameters.RequestPointer.InitStruct(CreateContainerRequestBuilder.DataWords, (ushort)(old ? 13 : 12));
         var b = new CreateContainerRequestBuilder(s);
         b.SetId(c.Id);
         b.Terminal = true;
         b.CgroupManager = Schema.CgroupManager.Cgroupfs;
+        if (c.LogDrivers.Length > 0)
+        {
+            LogDriverListBuilder logs = b.InitLogDrivers(c.LogDrivers.Length);
+            for (int i = 0; i < c.LogDrivers.Length; i++)
+            {
+                LogDriverBuilder d = logs[i];
+                d.Type = LogDriverType.Json;
+                d.SetPath(c.LogDrivers[i].Path);
+                d.MaxSize = c.LogDrivers[i].MaxSize;
+            }
+        }
+        TextListBuilder args = b.InitCommandArgs(c.CommandArgs.Length);
+        for (int i = 0; i < c.CommandArgs.Length; i++) args.Set(i, c.CommandArgs[i]);
         int shift = old ? 1 : 0;
-        if (old && c.MetadataOld) s.GetPointer(8).SetData(Encoding.UTF8.GetBytes("{\"trace\":\"x\"}"));
+        if (old && c.MetadataOld) s.GetPointer(8).SetData(TraceJson);
         SetPairs(s.GetPointer(8 + shift), c.Metadata);
         SetPairs(s.GetPointer(9 + shift), c.Env);
         SetFds(s.GetPointer(10 + shift), c.AdditionalFds);
@@ -130,24 +179,45 @@ public class SchemaGenerationTests
         return r;
     }
 
+    /// <summary>
+    /// A createContainer request in either layout, as the params of a call: detected, then read through
+    /// the reader constructed for its layout, nested structs and lists included, and its metadata and
+    /// (v0.7) metadataOld through <see cref="SchemaGeneration"/> as well.
+    /// </summary>
     [Fact]
     public void CreateRequestsOfBothLayoutsReadTheSame()
     {
         Gen.Select(Creates, Gen.Bool).Sample((c, old) =>
         {
-            byte[] frame = Encode(c, old);
             var ctx = new ReadContext();
-            StructReader root = new MessageReader(frame, ref ctx).Root;
-            bool detected = SchemaGeneration.IsOld(ConmonV073Layout.CreateContainerRequest, root);
+            StructReader parameters = new MessageReader(Encode(c, old), ref ctx).Root;
+            StructReader request = SchemaGeneration.Request(ConmonMethod.CreateContainer, parameters, out bool detected);
             Assert.Equal(old, detected);
-            var r = new CreateContainerRequestReader(detected ? root.WithoutPointer(ConmonV073Layout.CreateContainerRequest.OldSlot) : root);
+            var r = new CreateContainerRequestReader(request, detected);
+            Assert.Equal(old, r.IsConmonV073);
             Assert.Equal(c.Id, r.IdString);
             Assert.True(r.Terminal);
             Assert.Equal(Schema.CgroupManager.Cgroupfs, r.CgroupManager);
+            var logs = new (string, ulong)[r.LogDrivers.Count];
+            for (int i = 0; i < logs.Length; i++)
+            {
+                LogDriverReader d = r.LogDrivers[i];
+                Assert.Equal(LogDriverType.Json, d.Type);
+                logs[i] = (d.PathString, d.MaxSize);
+            }
+            Assert.Equal(c.LogDrivers, logs);
+            var args = new string[r.CommandArgs.Count];
+            for (int i = 0; i < args.Length; i++) args[i] = r.CommandArgs.GetString(i);
+            Assert.Equal(c.CommandArgs, args);
             Assert.Equal(c.Metadata, Read(r.Metadata));
+            Assert.Equal(c.Metadata, Read(SchemaGeneration.Metadata(ConmonMethod.CreateContainer, request, detected)));
             Assert.Equal(c.Env, Read(r.EnvVars));
             Assert.Equal(c.AdditionalFds, Read(r.AdditionalFds));
             Assert.Equal(c.LeakFds, Read(r.LeakFds));
+            byte[] metadataOld = old && c.MetadataOld ? TraceJson : [];
+            Assert.Equal(metadataOld, r.MetadataOld.ToArray());
+            Assert.Equal(old && c.MetadataOld, r.HasMetadataOld);
+            Assert.Equal(metadataOld, SchemaGeneration.MetadataOld(ConmonMethod.CreateContainer, request, detected).ToArray());
         }, iter: 2000);
     }
 
@@ -169,7 +239,7 @@ public class SchemaGenerationTests
             var ctx = new ReadContext();
             StructReader root = new MessageReader(m.Frame, ref ctx).Root;
             Assert.Equal(old, SchemaGeneration.IsOld(ConmonV073Layout.CreateNamespacesRequest, root));
-            var r = new CreateNamespacesRequestReader(old ? root.WithoutPointer(0) : root);
+            var r = new CreateNamespacesRequestReader(root, old);
             Assert.Equal(2, r.Namespaces.Count);
             Assert.Equal(Namespace.User, r.Namespaces[1]);
             Assert.Equal("0 1000 1", r.UidMappings.GetString(0));
@@ -179,23 +249,36 @@ public class SchemaGenerationTests
         }
     }
 
+    /// <summary>
+    /// A reader for v1.0's layout has no metadataOld, whatever its slot holds there (v1.0's metadata); one
+    /// for v0.7's reads the slots a shorter struct lacks (an older client's) as null, as the general reader does.
+    /// </summary>
     [Fact]
-    public void AViewSkipsOneSlotAndReadsPastTheEndAsNull()
+    public void MetadataOldIsV07sAndMissingSlotsReadAsNull()
     {
-        using var m = new MessageBuilder();
-        StructBuilder s = m.InitRoot(0, 3);
-        s.GetPointer(0).SetText("a");
-        s.GetPointer(1).SetText("skipped");
-        s.GetPointer(2).SetText("c");
+        var c = new Create("x", false, [("traceparent", "00-1-2-01")], [("A", "1")], [], [], [], []);
         var ctx = new ReadContext();
-        StructReader view = new MessageReader(m.Frame, ref ctx).Root.WithoutPointer(1);
-        Assert.Equal("a", view.ReadTextString(0));
-        Assert.Equal("c", view.ReadTextString(1));
-        Assert.False(view.HasPointer(2));
-        bool refused = false;
-        try { view.WithoutPointer(0); }
-        catch (ArgumentOutOfRangeException) { refused = true; } // one skipped slot per view
-        Assert.True(refused);
+        StructReader current = SchemaGeneration.Request(ConmonMethod.CreateContainer, new MessageReader(Encode(c, old: false), ref ctx).Root, out bool old);
+        Assert.False(old);
+        var r = new CreateContainerRequestReader(current, old);
+        Assert.True(r.HasMetadata); // pointer 8: v1.0's metadata, a struct list
+        Assert.False(r.HasMetadataOld);
+        Assert.True(r.MetadataOld.IsEmpty);
+        Assert.True(SchemaGeneration.MetadataOld(ConmonMethod.CreateContainer, current, old).IsEmpty);
+        Assert.Equal(c.Metadata, Read(SchemaGeneration.Metadata(ConmonMethod.CreateContainer, current, old)));
+
+        using var m = new MessageBuilder();
+        StructBuilder s = m.InitRoot(CreateContainerRequestBuilder.DataWords, 10); // v0.7's layout up to metadata
+        s.GetPointer(0).SetText("short");
+        s.GetPointer(8).SetData(TraceJson);
+        SetPairs(s.GetPointer(9), [("k", "v")]);
+        var ctx2 = new ReadContext();
+        var shorter = new CreateContainerRequestReader(new MessageReader(m.Frame, ref ctx2).Root, conmonV073: true);
+        Assert.Equal("short", shorter.IdString);
+        Assert.Equal(TraceJson, shorter.MetadataOld.ToArray());
+        Assert.Equal([("k", "v")], Read(shorter.Metadata));
+        Assert.False(shorter.HasEnvVars);
+        Assert.Equal(0, shorter.LeakFds.Count);
     }
 
     sealed class Frames : IRpcOutput
