@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Numerics;
 
 namespace Podmon.Capnp;
 
@@ -8,15 +9,18 @@ namespace Podmon.Capnp;
 /// keeps the buffer, so steady-state building allocates nothing. Builders (<see cref="StructBuilder"/>,
 /// <see cref="PointerBuilder"/>, …) address the message by word index, so they stay valid when the buffer
 /// grows; spans obtained from it (<see cref="Frame"/>, <see cref="PointerBuilder.InitData"/>) do not.
-/// Buffers over <see cref="PooledMaxBytes"/> never come from or go back to the shared pool (it would keep
-/// one burst's big buffers for the life of the process), and <see cref="Reset"/> lets such a buffer go.
+/// Buffers up to <see cref="PooledMaxBytes"/> are rented from <see cref="ArrayPool{T}.Shared"/> and returned to
+/// it; bigger ones never come from or go back to the shared pool (it would keep one burst's big buffers for
+/// the life of the process), and <see cref="Reset"/> lets such a buffer go. That is podmon's one pool rule
+/// (its platform layer's BufferPool), applied here by the library itself: Podmon.Capnp references nothing of
+/// podmon, so it takes the BCL's shared pool directly, as any .NET library does.
 /// </summary>
 public sealed class MessageBuilder : IDisposable
 {
     private const int HeaderBytes = 8; // one segment: count-1 and size, no padding
     private const int MaxWords = (int)((0x7FFF_FFC7L - HeaderBytes) / 8);
-    /// <summary>The largest buffer that is rented from and returned to <see cref="ArrayPool{T}.Shared"/> (<see cref="BufferPool"/>'s rule).</summary>
-    public const int PooledMaxBytes = BufferPool.MaxPooledBytes;
+    /// <summary>The largest buffer that is rented from and returned to <see cref="ArrayPool{T}.Shared"/> (podmon's BufferPool rule).</summary>
+    public const int PooledMaxBytes = 1024 * 1024;
 
     private readonly int _initialBytes;
     private byte[] _buffer;
@@ -26,7 +30,7 @@ public sealed class MessageBuilder : IDisposable
     public MessageBuilder(int initialCapacityBytes = 1024)
     {
         _initialBytes = Math.Max(initialCapacityBytes, 64);
-        _buffer = BufferPool.Take(_initialBytes);
+        _buffer = Take(_initialBytes);
         Reset();
     }
 
@@ -45,7 +49,7 @@ public sealed class MessageBuilder : IDisposable
     {
         ObjectDisposedException.ThrowIf(_buffer.Length == 0, this);
         if (_buffer.Length > PooledMaxBytes)
-            _buffer = BufferPool.Take(_initialBytes); // the big one is garbage now, not pooled
+            _buffer = Take(_initialBytes); // the big one is garbage now, not pooled
         _words = 1;
         _buffer.AsSpan(HeaderBytes, 8).Clear();
     }
@@ -75,7 +79,7 @@ public sealed class MessageBuilder : IDisposable
         byte[] b = _buffer;
         _buffer = [];
         if (b.Length != 0)
-            BufferPool.Give(b);
+            Give(b);
     }
 
     /// <summary>Allocates zeroed words at the end of the segment and returns the first word's index.</summary>
@@ -101,10 +105,21 @@ public sealed class MessageBuilder : IDisposable
         long size = Math.Max(needBytes, (long)_buffer.Length * 2);
         if (_limitWords < MaxWords) size = Math.Min(size, HeaderBytes + (long)_limitWords * 8);
         size = Math.Max(size, needBytes);
-        byte[] next = BufferPool.Take((int)Math.Min(size, Array.MaxLength));
+        byte[] next = Take((int)Math.Min(size, Array.MaxLength));
         _buffer.AsSpan(0, HeaderBytes + _words * 8).CopyTo(next);
-        BufferPool.Give(_buffer);
+        Give(_buffer);
         _buffer = next;
+    }
+
+    private static byte[] Take(int bytes) =>
+        bytes <= PooledMaxBytes ? ArrayPool<byte>.Shared.Rent(bytes) : GC.AllocateUninitializedArray<byte>(bytes);
+
+    /// <summary>Gives a buffer from <see cref="Take"/> back; an empty or unpooled one is just dropped.</summary>
+    private static void Give(byte[] buffer)
+    {
+        // Only the shared pool's own sizes (powers of two from 16 bytes) are accepted by it.
+        if (buffer.Length is >= 16 and <= PooledMaxBytes && BitOperations.IsPow2(buffer.Length))
+            ArrayPool<byte>.Shared.Return(buffer);
     }
 
     internal Span<byte> Words(int word, int count) => _buffer.AsSpan(HeaderBytes + word * 8, count * 8);

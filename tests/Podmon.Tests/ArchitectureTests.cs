@@ -64,6 +64,54 @@ public partial class ArchitectureTests
         Assert.True(offenders.Count == 0, "Streaming is a front end of its own (Rpc calls it, not the other way round):\n" + string.Join("\n", offenders));
     }
 
+    // The layers the later assembly split needs: the platform (Sys, Loop, the diagnostics log) uses
+    // nothing above it, the container runtime (Containers, Logging, Pod, Streaming) only the platform,
+    // and neither the Cap'n Proto library nor the executable's root types (BuildInfo, VersionInfo).
+    static readonly string[] Platform = ["Sys", "Loop", "Diagnostics"];
+    static readonly string[] Runtime = ["Containers", "Logging", "Pod", "Streaming"];
+
+    [GeneratedRegex(@"(?<![\w.])(?:Podmon\.(?:Containers|Logging|Pod|Streaming|Hosting|Cli|ConmonCli|Rpc|Server|Schema|Capnp)\b|(?:Containers|Logging|Pod|Streaming|Hosting|Cli|ConmonCli|Rpc|Server|Schema|Capnp|BuildInfo|VersionInfo|Program)\.[A-Z])")]
+    private static partial Regex AbovePlatform();
+
+    [GeneratedRegex(@"(?<![\w.])(?:Podmon\.(?:Hosting|Cli|ConmonCli|Rpc|Server|Schema|Capnp)\b|(?:Hosting|Cli|ConmonCli|Rpc|Server|Schema|Capnp|BuildInfo|VersionInfo|Program)\.[A-Z])")]
+    private static partial Regex AboveRuntime();
+
+    static List<string> Mentions(string[] folders, Regex above)
+    {
+        var offenders = new List<string>();
+        foreach (string folder in folders)
+            foreach (string file in Directory.GetFiles(Path.Combine(Src, folder), "*.cs", SearchOption.AllDirectories))
+                foreach ((string line, int i) in File.ReadAllLines(file).Select((l, i) => (l, i)))
+                    if (!line.TrimStart().StartsWith("//", StringComparison.Ordinal) && above.Match(line) is { Success: true } m)
+                        offenders.Add($"{Path.GetRelativePath(Src, file)}:{i + 1}: {m.Value}");
+        return offenders;
+    }
+
+    [Fact]
+    public void The_platform_uses_nothing_above_it()
+    {
+        List<string> offenders = Mentions(Platform, AbovePlatform());
+        Assert.True(offenders.Count == 0, "Sys, Loop and Diagnostics must not use the runtime, a front end or Podmon.Capnp:\n" + string.Join("\n", offenders));
+    }
+
+    [Fact]
+    public void The_runtime_uses_only_the_platform()
+    {
+        List<string> offenders = Mentions(Runtime, AboveRuntime());
+        Assert.True(offenders.Count == 0, "Containers, Logging, Pod and Streaming must not use a front end or Podmon.Capnp:\n" + string.Join("\n", offenders));
+    }
+
+    [Fact]
+    public void The_layer_checks_see_qualified_and_imported_names()
+    {
+        Assert.Matches(AbovePlatform(), "using Podmon.Capnp;");
+        Assert.Matches(AbovePlatform(), "public string JournalSocket { get; init; } = Logging.JournalSocket.DefaultPath;");
+        Assert.Matches(AbovePlatform(), "else sb.Append(VersionInfo.Commit);");
+        Assert.DoesNotMatch(AbovePlatform(), "Diagnostics.Log.Warn(\"x\");");
+        Assert.DoesNotMatch(AboveRuntime(), "session.Server.Loop.Modify(_reg, Interest);");
+        Assert.Matches(AboveRuntime(), "using Podmon.Hosting;");
+    }
+
     [Fact]
     public void The_check_sees_an_import()
     {

@@ -1,6 +1,6 @@
 using System.Text;
-using Podmon.Capnp;
 using Podmon.Logging;
+using Podmon.Sys;
 
 namespace Podmon.Containers;
 

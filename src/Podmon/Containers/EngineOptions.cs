@@ -1,5 +1,4 @@
 using Podmon.Diagnostics;
-using Podmon.Logging;
 
 namespace Podmon.Containers;
 
@@ -18,7 +17,7 @@ public sealed class EngineOptions
     /// <summary>Passed to crun as --log-level (conmon-rs maps debug, warn, error).</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Info;
 
-    public string JournalSocket { get; init; } = Logging.JournalSocket.DefaultPath;
+    public string JournalSocket { get; init; } = Sys.JournalSocket.DefaultPath;
 
     /// <summary>
     /// The pod watchdog (see native/watchdog.c): the podmon binary itself in product, a small

@@ -1,7 +1,6 @@
 using Podmon.Capnp;
 using Podmon.Capnp.Rpc;
 using Podmon.Containers;
-using Podmon.Diagnostics;
 using Podmon.Pod;
 using Podmon.Schema;
 using Podmon.Streaming;

@@ -23,7 +23,7 @@ sealed class AttachSession(StreamingServer server, StreamRequest req) : IStreamS
         if (_container is not { State: ContainerState.Running })
         {
             StatusMessage.SendError(connection, _container is null ? $"container {req.ContainerId} not found" : $"container {req.ContainerId} is not running");
-            connection.Close(StreamConnection.CloseNormal, "");
+            connection.Close(WebSocketFrame.CloseNormal, "");
             return;
         }
         _container.Io.Attach.AddStream(this);
@@ -80,7 +80,7 @@ sealed class AttachSession(StreamingServer server, StreamRequest req) : IStreamS
         OnOutputHeld(false);
         _container!.Io.Attach.RemoveStream(this);
         StatusMessage.SendExit(_c!, 0);
-        _c!.Close(StreamConnection.CloseNormal, "");
+        _c!.Close(WebSocketFrame.CloseNormal, "");
     }
 
     public void OnClientGone()

@@ -109,6 +109,6 @@ sealed class ExecSession : IStreamSession
         if (_c is null || _c.IsGone) return;
         if (error is not null) StatusMessage.SendError(_c, error);
         else StatusMessage.SendExit(_c, exitCode);
-        _c.Close(StreamConnection.CloseNormal, "");
+        _c.Close(WebSocketFrame.CloseNormal, "");
     }
 }

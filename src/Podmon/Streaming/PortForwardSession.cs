@@ -101,6 +101,6 @@ sealed class PortForwardSession : IStreamSession
 
     internal void PortEnded()
     {
-        if (--_open == 0 && !_c!.IsGone) _c.Close(StreamConnection.CloseNormal, "");
+        if (--_open == 0 && !_c!.IsGone) _c.Close(WebSocketFrame.CloseNormal, "");
     }
 }

@@ -1,35 +1,26 @@
-using System.Buffers;
-using System.Buffers.Text;
-using System.Text;
 using Podmon.Diagnostics;
 using Podmon.Loop;
 using Podmon.Sys;
+using static Podmon.Streaming.WebSocketFrame;
 
 namespace Podmon.Streaming;
 
 /// <summary>
-/// One TCP client of the streaming server on the loop: the HTTP/1.1 request head, then RFC 6455
-/// frames in both directions with the Kubernetes channel byte (binary, or the base64 text
-/// flavour). Input streams through one fixed 8 KiB buffer: data frames are unmasked in place and
-/// handed to the session piece by piece, so a frame of any size costs no more memory; only small
-/// control messages and base64 messages are gathered whole (capped). Output goes out straight from
-/// the caller's span (writev of header and payload); what the socket does not take is queued, and
-/// past <see cref="HighWater"/> the session holds its source back. A peer that breaks the
-/// protocol gets a Close frame with the reason and loses its connection, nothing else.
+/// One TCP client of the streaming server on the loop: the HTTP/1.1 request head and its answer
+/// (<see cref="HttpHandshake"/>), then WebSocket frames in both directions (<see cref="FrameReader"/>,
+/// <see cref="WebSocketFrame"/>) carrying the Kubernetes channels (<see cref="ChannelProtocol"/>).
+/// This type owns the socket: input streams through one fixed 8 KiB buffer, where frames are
+/// unmasked in place and handed on piece by piece, so a frame of any size costs no more memory.
+/// Output goes out straight from the caller's span (writev of header and payload); what the
+/// socket does not take is queued, and past <see cref="HighWater"/> the session holds its source
+/// back. A peer that breaks the protocol gets a Close frame with the reason and loses its
+/// connection, nothing else.
 /// </summary>
-sealed partial class StreamConnection : IEventHandler, ITimerHandler, IDisposable
+sealed class StreamConnection : IEventHandler, ITimerHandler, IChannelTransport, IDisposable
 {
     const int ReadBufferSize = HttpRequestHead.MaxSize;
-    /// <summary>A frame announcing more than this is refused (1009) before its payload is read.</summary>
-    public const long MaxFramePayload = 16 << 20;
-    /// <summary>Largest message gathered whole: control-channel messages and base64 messages.</summary>
-    const int MaxWholeMessage = 64 * 1024;
     const int HighWater = 256 * 1024, LowWater = 64 * 1024, MaxQueued = 8 * 1024 * 1024;
     const int HeadTimeoutMs = 10_000, CloseTimeoutMs = 10_000;
-
-    const byte OpContinuation = 0, OpText = 1, OpBinary = 2, OpClose = 8, OpPing = 9, OpPong = 10;
-    public const ushort CloseNormal = 1000, CloseProtocolError = 1002, CloseInvalidData = 1007,
-        CloseTooBig = 1009, CloseInternalError = 1011;
 
     enum Phase { Head, Open, Closing, Gone }
 
@@ -45,22 +36,11 @@ sealed partial class StreamConnection : IEventHandler, ITimerHandler, IDisposabl
     readonly byte[] _in = new byte[ReadBufferSize];
     int _inStart, _inEnd;
     bool _inputPaused, _closeReceived, _closeAfterFlush, _lingering;
+    readonly FrameReader _frames = new();
+    ChannelProtocol? _channels; // from the upgrade on
 
     readonly OutboundBuffer _out = new(OutboundMode.Stream, new QueuePolicy(HighWater, LowWater, MaxQueued), keepBytes: 64 * 1024, minBytes: 16 * 1024);
     bool _outputHeld;
-
-    // The frame being read.
-    bool _inFrame, _frameFin;
-    byte _frameOpcode;
-    long _frameLeft;
-    uint _mask;
-    int _maskAt;
-    // The message being read (a data frame and its continuations).
-    byte _messageOpcode;
-    int _messageChannel = -1;
-    bool _messageWhole;
-    byte[]? _whole;
-    int _wholeLength;
 
     /// <summary>The negotiated subprotocol: channel version (1, 4, 5) and whether it is base64 text.</summary>
     public int Version { get; private set; } = 1;
@@ -156,31 +136,106 @@ sealed partial class StreamConnection : IEventHandler, ITimerHandler, IDisposabl
     public void RespondError(int status, string statusText, string message, string? extraHeader = null)
     {
         if (_phase != Phase.Head) return;
-        string body = message + "\n";
-        string response = $"HTTP/1.1 {status} {statusText}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n" +
-                          (extraHeader is null ? "" : extraHeader + "\r\n") + "Connection: close\r\n\r\n" + body;
+        byte[] response = HttpHandshake.Error(status, statusText, message, extraHeader);
         Log.Debug($"streaming: {status} {message}");
         _phase = Phase.Closing;
         _sessionDone = true;
-        Write(Encoding.UTF8.GetBytes(response), default);
+        Write(response, default);
         CloseAfterFlush();
     }
 
     /// <summary>Sends 101 with the accept key and the chosen subprotocol, then starts the session.</summary>
     public void Upgrade(string key, string? protocol, int version, bool base64, IStreamSession session)
     {
-        Span<byte> hash = stackalloc byte[Sha1.HashSize];
-        Sha1.Hash(Encoding.ASCII.GetBytes(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"), hash);
-        string response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-                          Convert.ToBase64String(hash) + "\r\n" + (protocol is null ? "" : $"Sec-WebSocket-Protocol: {protocol}\r\n") + "\r\n";
+        byte[] response = HttpHandshake.SwitchingProtocols(key, protocol);
         _loop.Timers.Cancel(_timer);
         Version = version;
         Base64 = base64;
+        _channels = new ChannelProtocol(this, base64);
         _phase = Phase.Open;
         _session = session;
-        Write(Encoding.ASCII.GetBytes(response), default);
+        Write(response, default);
         session.Start(this);
         if (_phase == Phase.Open && _inEnd > _inStart) ProcessFrames();
+    }
+
+    /// <summary>Frames from the input buffer until it runs dry or input is paused; data goes to the channels, control frames are answered here.</summary>
+    void ProcessFrames()
+    {
+        while (!_inputPaused && _phase is Phase.Open or Phase.Closing)
+        {
+            FrameEvent next = _frames.Next(_in.AsSpan(_inStart, _inEnd - _inStart), out int consumed, out Span<byte> payload);
+            _inStart += consumed;
+            if (next == FrameEvent.NeedMore) break;
+            if (next == FrameEvent.Error)
+            {
+                Fail(_frames.ErrorCode, _frames.Error!);
+                break;
+            }
+            if (next == FrameEvent.Control)
+            {
+                Control(_frames.Opcode, payload);
+                continue;
+            }
+            if (_phase != Phase.Open) continue; // closing: the rest of the input is read and dropped
+            if (_frames.StartsMessage) _channels!.StartMessage();
+            _channels!.Payload(payload);
+            if (_frames.EndsMessage && _phase == Phase.Open) _channels.EndMessage();
+        }
+        if (_phase == Phase.Gone) return;
+        if (_inStart == _inEnd) _inStart = _inEnd = 0;
+        else if (_inEnd == _in.Length) Compact();
+    }
+
+    void Control(byte opcode, ReadOnlySpan<byte> payload)
+    {
+        switch (opcode)
+        {
+            case OpPing:
+                if (_phase == Phase.Open) Write(Header(stackalloc byte[MaxHeader], OpPong, payload.Length), payload);
+                break;
+            case OpClose:
+                _closeReceived = true;
+                if (payload.Length == 1)
+                {
+                    Fail(CloseProtocolError, "a close frame payload of one byte");
+                    return;
+                }
+                if (_phase == Phase.Open)
+                {
+                    // The client ends the session: answer with its code and close once that is sent.
+                    ushort code = payload.Length >= 2 ? (ushort)(payload[0] << 8 | payload[1]) : CloseNormal;
+                    EndSession();
+                    SendClose(code is CloseNormal or 1001 ? code : CloseNormal, "");
+                }
+                CloseAfterFlush();
+                break;
+        }
+    }
+
+    bool IChannelTransport.Streams(int channel) => _session!.Streams(channel);
+
+    void IChannelTransport.Deliver(int channel, ReadOnlySpan<byte> data)
+    {
+        if (_sessionDone || _session is null) return;
+        if (!_session.OnData(channel, data) && _phase == Phase.Open)
+        {
+            _inputPaused = true;
+            _loop.Modify(_reg, Interest);
+        }
+    }
+
+    void IChannelTransport.Fail(ushort code, string reason) => Fail(code, reason);
+
+    void IChannelTransport.Write(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload) => Write(header, payload);
+
+    /// <summary>The session can take client data again.</summary>
+    public void ResumeInput()
+    {
+        if (!_inputPaused || _phase == Phase.Gone) return;
+        _inputPaused = false;
+        ProcessFrames();
+        if (_phase != Phase.Gone) _loop.Modify(_reg, Interest);
     }
 
     /// <summary>A protocol violation: Close with the reason, the session ends, the socket closes.</summary>
@@ -209,19 +264,7 @@ sealed partial class StreamConnection : IEventHandler, ITimerHandler, IDisposabl
     public void Send(int channel, ReadOnlySpan<byte> data)
     {
         if (_phase != Phase.Open) return;
-        if (!Base64)
-        {
-            Span<byte> header = stackalloc byte[11];
-            Span<byte> h = FrameHeader(header, OpBinary, data.Length + 1);
-            header[h.Length] = (byte)channel;
-            Write(header[..(h.Length + 1)], data);
-            return;
-        }
-        byte[] text = ArrayPool<byte>.Shared.Rent(1 + System.Buffers.Text.Base64.GetMaxEncodedToUtf8Length(data.Length));
-        text[0] = (byte)('0' + channel);
-        System.Buffers.Text.Base64.EncodeToUtf8(data, text.AsSpan(1), out _, out int written);
-        Write(FrameHeader(stackalloc byte[10], OpText, written + 1), text.AsSpan(0, written + 1));
-        ArrayPool<byte>.Shared.Return(text);
+        _channels!.Send(channel, data);
     }
 
     /// <summary>The session is over: a Close frame (RFC 6455 §7), then the socket closes once the client answers or leaves.</summary>
@@ -243,30 +286,9 @@ sealed partial class StreamConnection : IEventHandler, ITimerHandler, IDisposabl
     void SendClose(ushort code, string reason)
     {
         Span<byte> payload = stackalloc byte[125];
-        payload[0] = (byte)(code >> 8);
-        payload[1] = (byte)code;
-        int n = 2 + Encoding.UTF8.GetBytes(reason.Length > 40 ? reason[..40] : reason, payload[2..]);
-        Write(FrameHeader(stackalloc byte[10], OpClose, n), payload[..n]);
+        int n = ClosePayload(payload, code, reason);
+        Write(Header(stackalloc byte[MaxHeader], OpClose, n), payload[..n]);
         _phase = Phase.Closing;
-    }
-
-    static Span<byte> FrameHeader(Span<byte> buf, byte opcode, int length)
-    {
-        buf[0] = (byte)(0x80 | opcode);
-        if (length < 126)
-        {
-            buf[1] = (byte)length;
-            return buf[..2];
-        }
-        if (length <= ushort.MaxValue)
-        {
-            buf[1] = 126;
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(buf[2..], (ushort)length);
-            return buf[..4];
-        }
-        buf[1] = 127;
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt64BigEndian(buf[2..], (ulong)length);
-        return buf[..10];
     }
 
     /// <summary>Writes a header and a payload in one gathered write; the rest is queued.</summary>
@@ -349,7 +371,7 @@ sealed partial class StreamConnection : IEventHandler, ITimerHandler, IDisposabl
         _loop.Remove(_reg);
         _fd.Dispose();
         _out.Dispose();
-        _whole = null;
+        _channels?.Release();
         _server.Closed(this);
     }
 

@@ -1,5 +1,3 @@
-using Podmon.Capnp;
-
 namespace Podmon.Sys;
 
 /// <summary>How an <see cref="OutboundBuffer"/> writes: write(2) on a pipe or pty, send(2) on a stream socket, or one record per send on SOCK_SEQPACKET.</summary>

@@ -32,6 +32,10 @@ public class MessageBuilderPoolTests
         rented.ForEach(a => ArrayPool<byte>.Shared.Return(a));
     }
 
+    /// <summary>Podmon.Capnp cannot reference podmon, so it applies the platform's pool rule itself: the same limit.</summary>
+    [Fact]
+    public void TheBuilderPoolsByThePlatformsRule() => Assert.Equal(Podmon.Sys.BufferPool.MaxPooledBytes, MessageBuilder.PooledMaxBytes);
+
     [Fact]
     public void SmallBuffersAreStillReusedAcrossReset()
     {

@@ -1,4 +1,3 @@
-using Podmon.Capnp;
 using Podmon.Sys;
 
 namespace Podmon.Tests.Sys;

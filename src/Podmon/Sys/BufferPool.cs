@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 
-namespace Podmon.Capnp;
+namespace Podmon.Sys;
 
 /// <summary>
 /// The one pool policy of podmon's buffers. A buffer that lives for one operation (a message being
@@ -11,7 +11,8 @@ namespace Podmon.Capnp;
 /// connection, an attach client, stdin) is a plain array of its owner, dropped when emptied past
 /// the owner's keep size. The shared pool keeps what it is given for the life of the process (the
 /// idle collector cannot give it back), so neither a burst's big buffers nor a connection's
-/// grown queue may go there.
+/// grown queue may go there. Podmon.Capnp, which cannot reference podmon, applies the same rule to
+/// its message buffers itself (<c>MessageBuilder</c>; a test pins the two limits together).
 /// </summary>
 public static class BufferPool
 {

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Podmon.Logging;
 
-namespace Podmon.Diagnostics;
+namespace Podmon;
 
 /// <summary>
 /// What `--version` and the version RPC report. The Rust-named fields of conmon-rs carry the

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
-using Podmon.Sys;
 
-namespace Podmon.Logging;
+namespace Podmon.Sys;
 
 /// <summary>
 /// journald's native protocol: one datagram per entry to the journal socket, "NAME=value\n" fields

@@ -1,13 +1,14 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Podmon.Sys;
 
-namespace Podmon.Logging;
+namespace Podmon.Sys;
 
 /// <summary>
-/// Per-thread (in practice: the loop thread's) reusable buffers: one for reading container
-/// output, one for formatting log records. Every user finishes with them before returning, so
-/// one pair serves all containers: no per-container or per-read buffers.
+/// Per-thread (in practice: the loop thread's) reusable buffers: one for reading (container
+/// output, forwarded ports), one for formatting (log records). Every user finishes with them
+/// before returning, so one pair serves all containers and connections: no per-container or
+/// per-read buffers. In the platform layer because the runtime's parts (Containers, Logging,
+/// Streaming) share it.
 /// </summary>
 public static unsafe class Scratch
 {
