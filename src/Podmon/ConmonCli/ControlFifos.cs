@@ -3,7 +3,7 @@ using Podmon.Containers;
 using Podmon.Diagnostics;
 using Podmon.Loop;
 using Podmon.Sys;
-using StreamPipe = Podmon.Logging.Pipe;
+using StreamPipe = Podmon.Sys.Pipe;
 
 namespace Podmon.ConmonCli;
 

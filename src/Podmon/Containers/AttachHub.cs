@@ -1,5 +1,4 @@
 using Podmon.Diagnostics;
-using Podmon.Logging;
 using Podmon.Loop;
 using Podmon.Sys;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using Podmon.Logging;
 using Podmon.Sys;
 
 namespace Podmon.Containers;

@@ -1,4 +1,3 @@
-using Podmon.Logging;
 using Podmon.Loop;
 using Podmon.Sys;
 

@@ -1,3 +1,5 @@
+using Podmon.Sys;
+
 namespace Podmon.Logging;
 
 /// <summary>

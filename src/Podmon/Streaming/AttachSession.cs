@@ -1,6 +1,6 @@
 using Podmon.Containers;
 using Podmon.Diagnostics;
-using Podmon.Logging;
+using Podmon.Sys;
 
 namespace Podmon.Streaming;
 

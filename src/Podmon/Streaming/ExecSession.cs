@@ -1,5 +1,4 @@
 using Podmon.Diagnostics;
-using Podmon.Logging;
 using Podmon.Sys;
 
 namespace Podmon.Streaming;

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Podmon.Logging;
+using Podmon.Sys;
 using Podmon.IntegrationTests.Containers.Fixtures;
 using Podmon.IntegrationTests.Rpc;
 

@@ -1,6 +1,7 @@
 using System.Text;
 using CsCheck;
 using Podmon.Logging;
+using Podmon.Sys;
 
 namespace Podmon.Tests.Logging;
 

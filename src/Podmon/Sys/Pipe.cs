@@ -1,4 +1,4 @@
-namespace Podmon.Logging;
+namespace Podmon.Sys;
 
 /// <summary>Which container stream a chunk of output came from.</summary>
 public enum Pipe : byte
