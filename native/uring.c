@@ -1,5 +1,5 @@
 /* io_uring's three syscalls (glibc wraps none of them). The rings themselves are mapped and driven
-   from managed code (src/Podmon/Sys/IoUring.cs); the wait that first releases the executable's
+   from managed code (src/Podmon.Platform/Sys/IoUring.cs); the wait that first releases the executable's
    clean pages is pm_uring_enter_releasing_code in codepages.c. */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -14,8 +14,8 @@ public static class Repo
     /// <summary>A path inside the repository, e.g. <c>Repo.Path("tests", "interop", "build.sh")</c>.</summary>
     public static string Path(params string[] parts) => System.IO.Path.Combine([Root, .. parts]);
 
-    /// <summary>src/Podmon: the product's sources (read by the architecture test).</summary>
-    public static string PodmonSources => Path("src", "Podmon");
+    /// <summary>src: the product's projects, one per layer (read by the architecture test).</summary>
+    public static string Sources => Path("src");
 
     /// <summary>tests/fixtures: recordings of real implementations (see its README).</summary>
     public static string Fixtures => Path("tests", "fixtures");

@@ -1,122 +1,128 @@
 using System.Text.RegularExpressions;
+using System.Xml.Linq;
 
 namespace Podmon.Tests;
 
 /// <summary>
-/// Dependencies point from the front ends (Cli, Conmon, Rpc, Server, Streaming) to the core (Sys, Loop,
-/// Logging, Containers, Diagnostics, Hosting, Pod), never back: the core is what every front end shares,
-/// so it must not know any of them. Among the front ends, Server composes Rpc, never the other
-/// way round. Read from the source, so a new import fails here first.
+/// The layers are assemblies and dependencies point one way. The platform (src/Podmon.Platform:
+/// Sys, Diagnostics, Loop, Tracing) references no other project; the container runtime
+/// (src/Podmon.Runtime: Logging, Containers, Pod, Streaming) only the platform; Podmon.Capnp
+/// nothing of podmon; the front ends (src/Podmon: Schema, Hosting, Cli, Rpc, ConmonCli, Server and
+/// the root's Program) build on all three. The compiler holds the assemblies to their project
+/// references, checked here; inside each, a folder (= namespace) may use only the folders listed
+/// in <see cref="MayUse"/>, read from the source, so a new import fails here first.
 /// </summary>
 public partial class ArchitectureTests
 {
-    static readonly string[] Core = ["Sys", "Loop", "Logging", "Containers", "Diagnostics", "Hosting", "Pod"];
-    static readonly string[] FrontEnds = ["Podmon.Cli", "Podmon.ConmonCli", "Podmon.Rpc", "Podmon.Server", "Podmon.Schema", "Podmon.Streaming"];
+    static readonly Dictionary<string, string[]> ProjectReferences = new()
+    {
+        ["Podmon.Platform"] = [],
+        ["Podmon.Capnp"] = [],
+        ["Podmon.Runtime"] = ["Podmon.Platform"],
+        ["Podmon"] = ["Podmon.Runtime", "Podmon.Platform", "Podmon.Capnp"],
+    };
 
-    [GeneratedRegex(@"\bPodmon\.(Cli|ConmonCli|Rpc|Server|Schema|Streaming)\b")]
-    private static partial Regex FrontEndName();
+    static readonly string[] Platform = ["Sys", "Diagnostics", "Loop", "Tracing"];
+    static readonly string[] Runtime = ["Logging", "Containers", "Pod", "Streaming"];
 
-    static string Src => Repo.PodmonSources;
+    /// <summary>Project/folder → the namespaces (top folder names) its code may use besides its own.</summary>
+    static readonly Dictionary<string, string[]> MayUse = new()
+    {
+        ["Podmon.Platform/Sys"] = [],
+        ["Podmon.Platform/Diagnostics"] = ["Sys"],
+        ["Podmon.Platform/Loop"] = ["Sys", "Diagnostics"],
+        ["Podmon.Platform/Tracing"] = ["Sys", "Diagnostics"],
+        ["Podmon.Runtime/Logging"] = [.. Platform],
+        ["Podmon.Runtime/Containers"] = [.. Platform, "Logging"],
+        ["Podmon.Runtime/Pod"] = [.. Platform, "Containers"],
+        ["Podmon.Runtime/Streaming"] = [.. Platform, "Logging", "Containers"],
+        ["Podmon/Schema"] = ["Capnp"],
+        ["Podmon/Hosting"] = [.. Platform, .. Runtime],
+        ["Podmon/Cli"] = [.. Platform, .. Runtime],
+        ["Podmon/Rpc"] = [.. Platform, .. Runtime, "Capnp", "Schema", "Hosting"],
+        ["Podmon/ConmonCli"] = [.. Platform, .. Runtime, "Hosting", "Cli"],
+        ["Podmon/Server"] = [.. Platform, .. Runtime, "Capnp", "Schema", "Hosting", "Cli", "Rpc"],
+    };
 
-    public static TheoryData<string> CoreFolders() => [.. Core];
+    static readonly string[] Namespaces = [.. Platform, .. Runtime, "Capnp", "Schema", "Hosting", "Cli", "Rpc", "ConmonCli", "Server"];
+
+    // Podmon.X anywhere, or X.Type from a sibling namespace (not after a '.', so a property's X.Y is not one).
+    [GeneratedRegex(@"\bPodmon\.(?<ns>[A-Z]\w*)|(?<![\w.])(?<ns>Sys|Diagnostics|Loop|Tracing|Logging|Containers|Pod|Streaming|Capnp|Schema|Hosting|Cli|Rpc|ConmonCli|Server)\.[A-Z]\w*")]
+    private static partial Regex NamespaceUse();
+
+    static string Src => Repo.Sources;
+
+    public static TheoryData<string> Projects() => [.. ProjectReferences.Keys];
+    public static TheoryData<string> Folders() => [.. MayUse.Keys];
 
     [Theory]
-    [MemberData(nameof(CoreFolders))]
-    public void Core_imports_no_front_end(string folder)
+    [MemberData(nameof(Projects))]
+    public void A_layer_references_only_the_layers_below_it(string project)
     {
+        string csproj = Path.Combine(Src, project, project + ".csproj");
+        string[] references = [.. XDocument.Load(csproj).Descendants("ProjectReference")
+            .Select(r => Path.GetFileNameWithoutExtension((string)r.Attribute("Include")!)).Order()];
+        Assert.Equal(ProjectReferences[project].Order(), references);
+    }
+
+    [Fact]
+    public void Every_folder_of_every_layer_is_in_the_table()
+    {
+        var folders = ProjectReferences.Keys.Where(p => p != "Podmon.Capnp")
+            .SelectMany(p => Directory.GetDirectories(Path.Combine(Src, p)).Select(d => $"{p}/{Path.GetFileName(d)}"));
+        Assert.Empty(folders.Except(MayUse.Keys).Order());
+    }
+
+    [Theory]
+    [MemberData(nameof(Folders))]
+    public void A_folder_uses_only_what_its_layer_allows(string folder)
+    {
+        string own = folder[(folder.IndexOf('/') + 1)..];
+        var allowed = new HashSet<string>(MayUse[folder]) { own };
         var offenders = new List<string>();
+        foreach (string file in SourceFiles(folder))
+            foreach ((string line, int i) in File.ReadAllLines(file).Select((l, i) => (l, i)))
+            {
+                if (line.TrimStart().StartsWith("//", StringComparison.Ordinal)) continue;
+                foreach (Match m in NamespaceUse().Matches(line))
+                {
+                    string ns = m.Groups["ns"].Value;
+                    if (Namespaces.Contains(ns) && !allowed.Contains(ns))
+                        offenders.Add($"{Path.GetRelativePath(Src, file)}:{i + 1}: {m.Value}");
+                }
+            }
+        Assert.True(offenders.Count == 0, $"{folder} may use only {string.Join(", ", MayUse[folder])}:\n" + string.Join("\n", offenders));
+    }
+
+    [Theory]
+    [MemberData(nameof(Folders))]
+    public void Folder_is_namespace(string folder)
+    {
+        string root = Path.Combine(Src, folder[..folder.IndexOf('/')]);
+        var wrong = new List<string>();
+        foreach (string file in SourceFiles(folder))
+        {
+            string expected = "Podmon." + Path.GetRelativePath(root, Path.GetDirectoryName(file)!).Replace('/', '.');
+            string? declared = File.ReadLines(file).Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("namespace ", StringComparison.Ordinal));
+            if (declared != $"namespace {expected};") wrong.Add($"{Path.GetRelativePath(Src, file)}: {declared ?? "(none)"}, not {expected}");
+        }
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
+    }
+
+    static string[] SourceFiles(string folder)
+    {
         string[] files = Directory.GetFiles(Path.Combine(Src, folder), "*.cs", SearchOption.AllDirectories);
         Assert.NotEmpty(files);
-        foreach (string file in files)
-        {
-            string[] lines = File.ReadAllLines(file);
-            for (int i = 0; i < lines.Length; i++)
-            {
-                string code = lines[i].TrimStart();
-                if (code.StartsWith("//", StringComparison.Ordinal)) continue;
-                if (FrontEndName().Match(code) is { Success: true } m)
-                    offenders.Add($"{Path.GetRelativePath(Src, file)}:{i + 1}: {m.Value}");
-            }
-        }
-        Assert.True(offenders.Count == 0, $"the core must not depend on a front end ({string.Join(", ", FrontEnds)}):\n" + string.Join("\n", offenders));
+        return files;
     }
 
     [Fact]
-    public void Rpc_does_not_depend_on_Server()
+    public void The_check_sees_imported_and_qualified_names_only()
     {
-        var offenders = new List<string>();
-        foreach (string file in Directory.GetFiles(Path.Combine(Src, "Rpc"), "*.cs", SearchOption.AllDirectories))
-            foreach ((string line, int i) in File.ReadAllLines(file).Select((l, i) => (l, i)))
-                if (!line.TrimStart().StartsWith("//", StringComparison.Ordinal) && line.Contains("Podmon.Server", StringComparison.Ordinal))
-                    offenders.Add($"{Path.GetRelativePath(Src, file)}:{i + 1}");
-        Assert.True(offenders.Count == 0, "Rpc must not import Server (Server composes Rpc):\n" + string.Join("\n", offenders));
-    }
-
-    [Fact]
-    public void Streaming_does_not_depend_on_Rpc_or_Server()
-    {
-        var offenders = new List<string>();
-        foreach (string file in Directory.GetFiles(Path.Combine(Src, "Streaming"), "*.cs", SearchOption.AllDirectories))
-            foreach ((string line, int i) in File.ReadAllLines(file).Select((l, i) => (l, i)))
-                if (!line.TrimStart().StartsWith("//", StringComparison.Ordinal) &&
-                    (line.Contains("Podmon.Server", StringComparison.Ordinal) || line.Contains("Podmon.Rpc", StringComparison.Ordinal)))
-                    offenders.Add($"{Path.GetRelativePath(Src, file)}:{i + 1}");
-        Assert.True(offenders.Count == 0, "Streaming is a front end of its own (Rpc calls it, not the other way round):\n" + string.Join("\n", offenders));
-    }
-
-    // The layers the later assembly split needs: the platform (Sys, Loop, the diagnostics log) uses
-    // nothing above it, the container runtime (Containers, Logging, Pod, Streaming) only the platform,
-    // and neither the Cap'n Proto library nor the executable's root types (BuildInfo, VersionInfo).
-    static readonly string[] Platform = ["Sys", "Loop", "Diagnostics"];
-    static readonly string[] Runtime = ["Containers", "Logging", "Pod", "Streaming"];
-
-    [GeneratedRegex(@"(?<![\w.])(?:Podmon\.(?:Containers|Logging|Pod|Streaming|Hosting|Cli|ConmonCli|Rpc|Server|Schema|Capnp)\b|(?:Containers|Logging|Pod|Streaming|Hosting|Cli|ConmonCli|Rpc|Server|Schema|Capnp|BuildInfo|VersionInfo|Program)\.[A-Z])")]
-    private static partial Regex AbovePlatform();
-
-    [GeneratedRegex(@"(?<![\w.])(?:Podmon\.(?:Hosting|Cli|ConmonCli|Rpc|Server|Schema|Capnp)\b|(?:Hosting|Cli|ConmonCli|Rpc|Server|Schema|Capnp|BuildInfo|VersionInfo|Program)\.[A-Z])")]
-    private static partial Regex AboveRuntime();
-
-    static List<string> Mentions(string[] folders, Regex above)
-    {
-        var offenders = new List<string>();
-        foreach (string folder in folders)
-            foreach (string file in Directory.GetFiles(Path.Combine(Src, folder), "*.cs", SearchOption.AllDirectories))
-                foreach ((string line, int i) in File.ReadAllLines(file).Select((l, i) => (l, i)))
-                    if (!line.TrimStart().StartsWith("//", StringComparison.Ordinal) && above.Match(line) is { Success: true } m)
-                        offenders.Add($"{Path.GetRelativePath(Src, file)}:{i + 1}: {m.Value}");
-        return offenders;
-    }
-
-    [Fact]
-    public void The_platform_uses_nothing_above_it()
-    {
-        List<string> offenders = Mentions(Platform, AbovePlatform());
-        Assert.True(offenders.Count == 0, "Sys, Loop and Diagnostics must not use the runtime, a front end or Podmon.Capnp:\n" + string.Join("\n", offenders));
-    }
-
-    [Fact]
-    public void The_runtime_uses_only_the_platform()
-    {
-        List<string> offenders = Mentions(Runtime, AboveRuntime());
-        Assert.True(offenders.Count == 0, "Containers, Logging, Pod and Streaming must not use a front end or Podmon.Capnp:\n" + string.Join("\n", offenders));
-    }
-
-    [Fact]
-    public void The_layer_checks_see_qualified_and_imported_names()
-    {
-        Assert.Matches(AbovePlatform(), "using Podmon.Capnp;");
-        Assert.Matches(AbovePlatform(), "public string JournalSocket { get; init; } = Logging.JournalSocket.DefaultPath;");
-        Assert.Matches(AbovePlatform(), "else sb.Append(VersionInfo.Commit);");
-        Assert.DoesNotMatch(AbovePlatform(), "Diagnostics.Log.Warn(\"x\");");
-        Assert.DoesNotMatch(AboveRuntime(), "session.Server.Loop.Modify(_reg, Interest);");
-        Assert.Matches(AboveRuntime(), "using Podmon.Hosting;");
-    }
-
-    [Fact]
-    public void The_check_sees_an_import()
-    {
-        Assert.Matches(FrontEndName(), "using Podmon.Cli;");
-        Assert.Matches(FrontEndName(), "var x = Podmon.Server.ServerHost.Foo;");
-        Assert.DoesNotMatch(FrontEndName(), "using Podmon.Containers;");
+        Assert.Equal("Rpc", NamespaceUse().Match("using Podmon.Rpc;").Groups["ns"].Value);
+        Assert.Equal("Server", NamespaceUse().Match("var x = Podmon.Server.ServerHost.Foo;").Groups["ns"].Value);
+        Assert.Equal("Logging", NamespaceUse().Match("public string J { get; init; } = Logging.JournalSocket.DefaultPath;").Groups["ns"].Value);
+        Assert.DoesNotMatch(NamespaceUse(), "session.Server.Loop.Modify(_reg, Interest);");
+        Assert.DoesNotMatch(NamespaceUse(), "var server = new Listener();");
     }
 }

@@ -9,7 +9,7 @@ namespace Podmon.Containers;
 /// loop, never blocking it. <paramref name="done"/> (optional) gets its exit status, or -1 when it
 /// could not be started (conmon mode waits for it before exiting).
 /// </summary>
-sealed class CleanupCommand(string id, Action<int>? done) : IChildExitHandler
+public sealed class CleanupCommand(string id, Action<int>? done) : IChildExitHandler
 {
     public static void Run(string id, IReadOnlyList<string> argv, ChildReaper reaper, Action<int>? done = null)
     {

@@ -42,7 +42,7 @@ public sealed class ContainerEngine : IDisposable
     public Container? Find(string id) => _containers.GetValueOrDefault(id);
 
     /// <summary>Creates a container; <paramref name="done"/> gets its pid or an error (with the runtime's stderr).</summary>
-    internal CreateOperation Create(CreateRequest request, Action<CreateResult> done)
+    public CreateOperation Create(CreateRequest request, Action<CreateResult> done)
     {
         var op = new CreateOperation(this, request, done);
         op.Start();

@@ -31,7 +31,7 @@ public sealed class Container : IChildExitHandler, IOutputSink
     public bool OomKilled => _oom?.Fired ?? false;
 
     internal ContainerLog Log { get; }
-    internal ContainerIo Io { get; }
+    public ContainerIo Io { get; }
 
     /// <summary>Takes <paramref name="log"/>; the IO (pipes or console socket) is made here, before the runtime runs.</summary>
     internal Container(ContainerEngine engine, CreateRequest request, ContainerLog log, IoMode mode)

@@ -13,7 +13,7 @@ namespace Podmon.Containers;
 /// separate capture pipes and the pty master arrives on a console socket. Both are the
 /// container's <see cref="ContainerIo"/>.
 /// </summary>
-sealed class CreateOperation : IChildExitHandler
+public sealed class CreateOperation : IChildExitHandler
 {
     readonly ContainerEngine _engine;
     readonly CreateRequest _req;
@@ -28,7 +28,7 @@ sealed class CreateOperation : IChildExitHandler
     /// <summary>The runtime process while it runs (0 before and after).</summary>
     public int RuntimePid { get; private set; }
 
-    public CreateOperation(ContainerEngine engine, CreateRequest req, Action<CreateResult> done)
+    internal CreateOperation(ContainerEngine engine, CreateRequest req, Action<CreateResult> done)
     {
         _engine = engine;
         _req = req;
@@ -36,7 +36,7 @@ sealed class CreateOperation : IChildExitHandler
         _pidfile = req.PidFile ?? Path.Combine(req.BundlePath ?? "", "pidfile");
     }
 
-    public void Start()
+    internal void Start()
     {
         try
         {
