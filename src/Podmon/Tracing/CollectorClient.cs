@@ -26,12 +26,27 @@ internal sealed class CollectorClient(Endpoint endpoint, Wakeup wakeup, TimeSpan
     /// </summary>
     public GrpcStatus Export(ReadOnlySpan<byte> framedRequest, long deadlineMs, out byte[] response)
     {
+        _connection?.ProcessPending(deadlineMs);
         if (_connection is { IsUsable: false } stale)
         {
             stale.Close(graceful: true, Math.Min(deadlineMs, Libc.MonotonicMs() + 100));
             _connection = null;
         }
+        bool reused = _connection is not null;
         _connection ??= Connect(deadlineMs);
+        try
+        {
+            return _call.Invoke(_connection, framedRequest, deadlineMs, out response);
+        }
+        catch (Exception e) when (e is not Http2Exception { StreamOnly: true })
+        {
+            _connection.Dispose();
+            _connection = null;
+            // A kept connection the peer closed or sent away (GOAWAY before our stream) just now
+            // failed through no fault of the collector: once more on a new one, as gRPC does.
+            if (!reused || e is TimeoutException || e is Http2Exception { Retryable: false } || e is HpackException) throw;
+        }
+        _connection = Connect(deadlineMs);
         try
         {
             return _call.Invoke(_connection, framedRequest, deadlineMs, out response);

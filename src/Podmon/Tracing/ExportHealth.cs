@@ -15,10 +15,14 @@ internal sealed class ExportHealth(Endpoint endpoint, int queueCapacity, Action<
 
     public bool Failing => _failing;
 
-    /// <summary>An export failed; <paramref name="reason"/> is the whole clause ("unreachable (...)", "refused the export (...)").</summary>
-    public void Failed(string reason, long droppedSoFar)
+    /// <summary>
+    /// An export failed; <paramref name="reason"/> is the whole clause ("unreachable (...)",
+    /// "refused the export (...)"); the next attempt comes in <paramref name="nextAttemptMs"/> (-1: none).
+    /// </summary>
+    public void Failed(string reason, long droppedSoFar, long nextAttemptMs)
     {
-        log(LogLevel.Debug, $"tracing: export to {endpoint} failed: {reason}");
+        log(LogLevel.Debug, $"tracing: export to {endpoint} failed: collector {reason}" +
+            (nextAttemptMs >= 0 ? $"; next attempt in {nextAttemptMs} ms" : ""));
         if (_failing) return;
         _failing = true;
         log(LogLevel.Warn, $"tracing: collector at {endpoint} {reason}; keeping up to {queueCapacity} spans and dropping the rest until it takes them");
@@ -40,10 +44,10 @@ internal sealed class ExportHealth(Endpoint endpoint, int queueCapacity, Action<
         }
     }
 
-    /// <summary>The tracer stopped; <paramref name="lost"/> spans were still queued and could not be sent in time.</summary>
-    public void Stopped(long droppedSoFar, int lost)
+    /// <summary>The tracer stopped; the spans still queued that could not be sent in time are counted in <paramref name="droppedSoFar"/>.</summary>
+    public void Stopped(long droppedSoFar)
     {
-        long dropped = droppedSoFar - _droppedReported + lost;
+        long dropped = droppedSoFar - _droppedReported;
         if (_failing)
             log(LogLevel.Warn, $"tracing: stopped while the collector at {endpoint} did not take spans, dropped {dropped} spans");
         else if (dropped > 0)

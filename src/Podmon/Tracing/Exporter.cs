@@ -29,6 +29,7 @@ internal sealed class Exporter
     readonly List<Span> _batch;
     readonly Thread _thread;
     long _exported;
+    string? _failure;
 
     public Exporter(TracingSettings settings, SpanQueue queue, Wakeup wakeup, TraceRequestEncoder encoder, Action<LogLevel, string> log)
     {
@@ -96,6 +97,7 @@ internal sealed class Exporter
                 backoff = _settings.RetryInitialDelay;
                 continue;
             }
+            _health.Failed(_failure!, _queue.Dropped, nextAttemptMs: (long)backoff.TotalMilliseconds);
             retryAt = Libc.MonotonicMs() + (long)backoff.TotalMilliseconds;
             backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, _settings.RetryMaxDelay.Ticks));
         }
@@ -107,16 +109,23 @@ internal sealed class Exporter
     {
         _queue.Close();
         while ((_batch.Count > 0 || _queue.Take(_batch, _settings.MaxExportBatchSize) > 0)
-               && Libc.MonotonicMs() < _wakeup.StopDeadlineMs
-               && Export(_wakeup.StopDeadlineMs)) { }
+               && Libc.MonotonicMs() < _wakeup.StopDeadlineMs)
+        {
+            if (Export(_wakeup.StopDeadlineMs)) continue;
+            _health.Failed(_failure!, _queue.Dropped, nextAttemptMs: -1);
+            break;
+        }
         _queue.Take(_batch, int.MaxValue);
-        int lost = _batch.Count;
+        _queue.CountDropped(_batch.Count);
         _batch.Clear();
-        _health.Stopped(_queue.Dropped, lost);
+        _health.Stopped(_queue.Dropped);
         _client.Close(_wakeup.StopDeadlineMs);
     }
 
-    /// <summary>Exports <see cref="_batch"/>; true if the collector took it. A batch that must not be retried is dropped.</summary>
+    /// <summary>
+    /// Exports <see cref="_batch"/>; true if the collector took it, else <see cref="_failure"/> says
+    /// why. A batch that must not be retried is dropped.
+    /// </summary>
     bool Export(long deadlineMs)
     {
         _request.Reset(GrpcCall.PrefixSize);
@@ -161,7 +170,7 @@ internal sealed class Exporter
             _queue.CountDropped(_batch.Count);
             _batch.Clear();
         }
-        _health.Failed(reason, _queue.Dropped);
+        _failure = reason;
         return false;
     }
 

@@ -50,6 +50,12 @@ internal sealed unsafe class SocketChannel(OwnedFd socket, Wakeup wakeup, string
             }
     }
 
+    public bool Readable()
+    {
+        var p = new Libc.PollFd { Fd = socket.Value, Events = Libc.POLLIN };
+        return Libc.poll(&p, 1, 0) > 0;
+    }
+
     public void Write(ReadOnlySpan<byte> data, long deadlineMs)
     {
         fixed (byte* p = data)

@@ -57,10 +57,13 @@ public sealed class Span
     }
 
     /// <summary>Takes the end time and queues the span for export; later calls do nothing.</summary>
-    public void End()
+    public void End() => EndAt(Tracer.NowUnixNanos());
+
+    /// <summary><see cref="End"/> with a given end time (CLOCK_REALTIME nanoseconds; never before the start).</summary>
+    internal void EndAt(long unixNanos)
     {
         if (_sink is null || Interlocked.Exchange(ref _ended, 1) != 0) return;
-        EndUnixNanos = Math.Max(StartUnixNanos, Tracer.NowUnixNanos());
+        EndUnixNanos = Math.Max(StartUnixNanos, unixNanos);
         _sink.Enqueue(this);
     }
 

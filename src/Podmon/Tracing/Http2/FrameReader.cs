@@ -25,6 +25,9 @@ public sealed class FrameReader(IByteChannel channel, int maxFrameSize = FrameRe
         return h;
     }
 
+    /// <summary>Whether a frame (or the end of the stream) can be read now, without waiting.</summary>
+    public bool HasInput => _end > _start || channel.Readable();
+
     /// <summary>The preface check of a server reading a client (tests' fake servers use this reader too).</summary>
     public void ExpectClientPreface(long deadlineMs)
     {

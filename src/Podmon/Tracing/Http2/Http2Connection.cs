@@ -122,6 +122,23 @@ public sealed partial class Http2Connection : IDisposable
         }
     }
 
+    /// <summary>
+    /// Acts on what the peer sent while the connection was idle (a GOAWAY, a PING, SETTINGS, or
+    /// the end of the stream), without waiting, so the next request does not start on a connection
+    /// the peer already gave up. Errors leave the connection unusable; they are not thrown.
+    /// </summary>
+    public void ProcessPending(long deadlineMs)
+    {
+        try
+        {
+            while (!_broken && _reader.HasInput) ReadFrame(deadlineMs);
+        }
+        catch (Exception e) when (e is Http2Exception or IOException or SyscallException or TimeoutException or HpackException)
+        {
+            _broken = true;
+        }
+    }
+
     /// <summary>Closes the socket; when <paramref name="graceful"/>, first says GOAWAY (NO_ERROR) if the peer will still listen.</summary>
     public void Close(bool graceful, long deadlineMs)
     {

@@ -11,6 +11,9 @@ public interface IByteChannel : IDisposable
     /// <summary>At least one byte, or 0 at the end of the stream.</summary>
     int Read(Span<byte> buffer, long deadlineMs);
 
+    /// <summary>Whether a read would return at once (data, the end of the stream or an error), without waiting.</summary>
+    bool Readable();
+
     /// <summary>All of <paramref name="data"/>.</summary>
     void Write(ReadOnlySpan<byte> data, long deadlineMs);
 }
