@@ -81,9 +81,16 @@ internal sealed class CollectorClient(Endpoint endpoint, Wakeup wakeup, TimeSpan
         throw last!;
     }
 
-    static string Format(byte[] a) => a.Length == 4
-        ? $"{a[0]}.{a[1]}.{a[2]}.{a[3]}"
-        : string.Join(':', Enumerable.Range(0, 8).Select(i => (a[2 * i] << 8 | a[2 * i + 1]).ToString("x")));
+    static string Format(byte[] a)
+    {
+        if (a.Length == 4) return $"{a[0]}.{a[1]}.{a[2]}.{a[3]}";
+        var s = new System.Text.StringBuilder();
+        for (int i = 0; i < 16; i += 2) s.Append(i == 0 ? "" : ":").Append((a[i] << 8 | a[i + 1]).ToString("x"));
+        return s.ToString();
+    }
+
+    /// <summary>Between exports: the connection's buffers shrink to their idle sizes.</summary>
+    public void ReleaseBuffers() => _connection?.ReleaseBuffers();
 
     /// <summary>Closes the connection, with a GOAWAY if there is time until <paramref name="deadlineMs"/>.</summary>
     public void Close(long deadlineMs)

@@ -25,8 +25,10 @@ internal sealed class Exporter
     readonly CollectorClient _client;
     readonly ExportHealth _health;
     readonly Action<LogLevel, string> _log;
-    readonly ProtoWriter _request = new(16 * 1024);
-    readonly List<Span> _batch;
+    readonly ProtoWriter _request = new(IdleBufferBytes); // the batch being exported (or held for its retry), as sent
+    int _batchCount; // spans in _request
+    bool _released;
+    const int IdleBufferBytes = 4096, IdleReleaseMs = 1000;
     readonly Thread _thread;
     long _exported;
     string? _failure;
@@ -38,7 +40,6 @@ internal sealed class Exporter
         _wakeup = wakeup;
         _encoder = encoder;
         _log = log;
-        _batch = new List<Span>(settings.MaxExportBatchSize);
         _client = new CollectorClient(settings.Endpoint, wakeup, settings.ExportTimeout, $"podmon/{BuildInfo.Version}");
         _health = new ExportHealth(settings.Endpoint, settings.MaxQueueSize, log);
         _thread = new Thread(Run) { IsBackground = true, Name = "podmon-otlp" };
@@ -48,7 +49,8 @@ internal sealed class Exporter
     public int Connects => _client.Connects;
     public int ThreadId { get; private set; }
 
-    public void Start() => _thread.Start();
+    /// <summary>Starts the thread without capturing the caller's ExecutionContext (nothing of it is used; it would link AsyncLocal's machinery).</summary>
+    public void Start() => _thread.UnsafeStart();
 
     public bool Join(TimeSpan timeout) => _thread.Join(timeout);
 
@@ -80,16 +82,24 @@ internal sealed class Exporter
         {
             long now = Libc.MonotonicMs();
             if (now < retryAt) { Sleep(retryAt); continue; } // after a failure, whether its batch is held or dropped
-            if (_batch.Count == 0)
+            if (_batchCount == 0)
             {
                 int queued = _queue.Count;
-                if (queued == 0) { flushAt = long.MaxValue; Sleep(long.MaxValue); continue; }
+                if (queued == 0)
+                {
+                    flushAt = long.MaxValue;
+                    if (!_released && Sleep(now + IdleReleaseMs)) continue;
+                    ReleaseBuffers();
+                    Sleep(long.MaxValue);
+                    continue;
+                }
+                _released = false;
                 if (queued < _settings.MaxExportBatchSize)
                 {
                     if (flushAt == long.MaxValue) flushAt = now + (long)_settings.ScheduleDelay.TotalMilliseconds;
                     if (now < flushAt) { Sleep(flushAt); continue; }
                 }
-                _queue.Take(_batch, _settings.MaxExportBatchSize);
+                TakeBatch();
                 flushAt = long.MaxValue;
             }
             if (Export(now + (long)_settings.ExportTimeout.TotalMilliseconds))
@@ -108,29 +118,37 @@ internal sealed class Exporter
     void Drain()
     {
         _queue.Close();
-        while ((_batch.Count > 0 || _queue.Take(_batch, _settings.MaxExportBatchSize) > 0)
+        while ((_batchCount > 0 || TakeBatch() > 0)
                && Libc.MonotonicMs() < _wakeup.StopDeadlineMs)
         {
             if (Export(_wakeup.StopDeadlineMs)) continue;
             _health.Failed(_failure!, _queue.Dropped, nextAttemptMs: -1);
             break;
         }
-        _queue.Take(_batch, int.MaxValue);
-        _queue.CountDropped(_batch.Count);
-        _batch.Clear();
+        _queue.CountDropped(_batchCount);
+        _queue.DropAll();
+        DropBatch();
         _health.Stopped(_queue.Dropped);
         _client.Close(_wakeup.StopDeadlineMs);
     }
 
+    /// <summary>The next batch, straight from the queue into the request (gRPC prefix, resource, scope, spans); returns its size.</summary>
+    int TakeBatch()
+    {
+        _request.Reset(GrpcCall.PrefixSize);
+        TraceRequestEncoder.Marks marks = _encoder.Begin(_request);
+        _batchCount = _queue.Take(_request, _settings.MaxExportBatchSize);
+        _encoder.End(_request, marks);
+        GrpcCall.WritePrefix(_request.WrittenMutable, _request.Length - GrpcCall.PrefixSize);
+        return _batchCount;
+    }
+
     /// <summary>
-    /// Exports <see cref="_batch"/>; true if the collector took it, else <see cref="_failure"/> says
-    /// why. A batch that must not be retried is dropped.
+    /// Exports the request; true if the collector took it, else <see cref="_failure"/> says why. A
+    /// batch that must not be retried is dropped; any other stays for the retry, as it is.
     /// </summary>
     bool Export(long deadlineMs)
     {
-        _request.Reset(GrpcCall.PrefixSize);
-        _encoder.Encode(_request, _batch);
-        GrpcCall.WritePrefix(_request.WrittenMutable, _request.Length - GrpcCall.PrefixSize);
         long started = Libc.MonotonicMs();
         string reason;
         bool retry;
@@ -141,10 +159,10 @@ internal sealed class Exporter
             {
                 PartialSuccess partial = PartialSuccess.Parse(response);
                 if (partial.RejectedSpans > 0 || partial.ErrorMessage is { Length: > 0 })
-                    _log(LogLevel.Warn, $"tracing: the collector at {_settings.Endpoint} rejected {partial.RejectedSpans} of {_batch.Count} spans: {partial.ErrorMessage}");
-                _log(LogLevel.Debug, $"tracing: exported {_batch.Count} spans ({_request.Length} bytes) to {_settings.Endpoint} in {Libc.MonotonicMs() - started} ms");
-                Interlocked.Add(ref _exported, _batch.Count);
-                _batch.Clear();
+                    _log(LogLevel.Warn, $"tracing: the collector at {_settings.Endpoint} rejected {partial.RejectedSpans} of {_batchCount} spans: {partial.ErrorMessage}");
+                _log(LogLevel.Debug, $"tracing: exported {_batchCount} spans ({_request.Length} bytes) to {_settings.Endpoint} in {Libc.MonotonicMs() - started} ms");
+                Interlocked.Add(ref _exported, _batchCount);
+                DropBatch();
                 _health.Succeeded(_queue.Dropped);
                 return true;
             }
@@ -161,26 +179,44 @@ internal sealed class Exporter
             reason = $"unreachable ({e.Message})";
             retry = e is not Http2Exception { Retryable: false };
         }
-        finally
-        {
-            _request.Trim(1024 * 1024);
-        }
         if (!retry)
         {
-            _queue.CountDropped(_batch.Count);
-            _batch.Clear();
+            _queue.CountDropped(_batchCount);
+            DropBatch();
         }
         _failure = reason;
         return false;
     }
 
-    /// <summary>Waits for the doorbell until <paramref name="untilMs"/> (monotonic), or the stop deadline.</summary>
-    unsafe void Sleep(long untilMs)
+    void DropBatch()
+    {
+        _batchCount = 0;
+        _request.Reset();
+        _request.Trim(SpanQueue.KeepBytes);
+    }
+
+    /// <summary>
+    /// Nothing queued for a second: the buffers a burst grew go (podmon is idle most of the time),
+    /// to be grown again by the next burst (not at every empty queue: regrowing large buffers
+    /// between batches would leave garbage only a full GC takes).
+    /// </summary>
+    void ReleaseBuffers()
+    {
+        _released = true;
+        _request.Trim(IdleBufferBytes);
+        _queue.ReleaseIfEmpty();
+        _client.ReleaseBuffers();
+    }
+
+    /// <summary>Waits for the doorbell until <paramref name="untilMs"/> (monotonic), or the stop deadline; true if it rang.</summary>
+    unsafe bool Sleep(long untilMs)
     {
         long left = Math.Min(untilMs, _wakeup.StopDeadlineMs) - Libc.MonotonicMs();
-        if (left <= 0) return;
+        if (left <= 0) return false;
         var fd = new Libc.PollFd { Fd = _wakeup.Fd, Events = Libc.POLLIN };
         int n = Libc.poll(&fd, 1, untilMs == long.MaxValue ? -1 : (int)Math.Min(left, int.MaxValue));
-        if (n > 0) _wakeup.Drain();
+        if (n <= 0) return false;
+        _wakeup.Drain();
+        return true;
     }
 }

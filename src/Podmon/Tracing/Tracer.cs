@@ -84,7 +84,18 @@ public sealed class Tracer : IDisposable, ISpanSink
         };
     }
 
-    void ISpanSink.Enqueue(Span span) => _queue.Add(span);
+    [ThreadStatic] static ProtoWriter? t_scratch;
+
+    /// <summary>Encodes the span on the caller's thread (a microsecond or two, no I/O) and queues the bytes.</summary>
+    void ISpanSink.Enqueue(Span span)
+    {
+        ProtoWriter w = t_scratch ??= new ProtoWriter(1024);
+        w.Reset();
+        TraceRequestEncoder.EncodeSpan(w, span);
+        _queue.Add(w.Written);
+        w.Reset();
+        w.Trim(16 * 1024);
+    }
 
     /// <summary>
     /// Sends what is queued, for at most <see cref="TracingSettings.ShutdownTimeout"/> (1 s), then

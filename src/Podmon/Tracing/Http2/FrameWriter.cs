@@ -84,7 +84,12 @@ public sealed class FrameWriter
         if (_len == 0) return;
         channel.Write(_buf.AsSpan(0, _len), deadlineMs);
         _len = 0;
-        if (_buf.Length > 256 * 1024) _buf = new byte[1024]; // a large body does not stay with the connection
+    }
+
+    /// <summary>Shrinks a buffer grown by large frames back to its first size (when nothing is pending).</summary>
+    public void Release()
+    {
+        if (_len == 0 && _buf.Length > 1024) _buf = new byte[1024];
     }
 
     public void Clear() => _len = 0;

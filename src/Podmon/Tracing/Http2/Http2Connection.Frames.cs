@@ -94,7 +94,6 @@ public sealed partial class Http2Connection
         {
             throw Fail(Http2Error.CompressionError, $"bad header block from the peer: {e.Message}");
         }
-        if (_headerBlock.Length > 16 * 1024) _headerBlock = new byte[1024];
         if (s is not null && _headerEndStream) s.RemoteClosed = true;
     }
 

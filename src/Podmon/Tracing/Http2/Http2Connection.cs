@@ -97,7 +97,7 @@ public sealed partial class Http2Connection : IDisposable
                 sent += n;
                 _sendWindow -= n;
                 s.SendWindow -= n;
-                if (_writer.Pending >= 64 * 1024) _writer.Flush(_channel, deadlineMs);
+                if (_writer.Pending >= FrameReader.DefaultMaxFrameSize) _writer.Flush(_channel, deadlineMs); // the copy stays small
             }
             _writer.Flush(_channel, deadlineMs);
             while (!s.Finished) ReadFrame(deadlineMs);
@@ -137,6 +137,13 @@ public sealed partial class Http2Connection : IDisposable
         {
             _broken = true;
         }
+    }
+
+    /// <summary>Between requests: buffers grown by a large one shrink back.</summary>
+    public void ReleaseBuffers()
+    {
+        _writer.Release();
+        if (_headerBlock.Length > 1024) _headerBlock = new byte[1024];
     }
 
     /// <summary>Closes the socket; when <paramref name="graceful"/>, first says GOAWAY (NO_ERROR) if the peer will still listen.</summary>

@@ -31,10 +31,13 @@ public sealed class ProtoWriter
         _len = reserve;
     }
 
-    /// <summary>Lets go of a buffer grown past <paramref name="keepBytes"/> by an unusually large batch.</summary>
+    /// <summary>Lets go of a buffer grown past <paramref name="keepBytes"/> (by an unusually large batch): the content moves to one just big enough.</summary>
     public void Trim(int keepBytes)
     {
-        if (_buf.Length > keepBytes && _len <= keepBytes) Array.Resize(ref _buf, keepBytes);
+        if (_buf.Length <= keepBytes) return;
+        byte[] small = new byte[Math.Max(_len, 1024)];
+        _buf.AsSpan(0, _len).CopyTo(small);
+        _buf = small;
     }
 
     public void Tag(int field, int wireType) => WriteVarint((ulong)(uint)(field << 3 | wireType));

@@ -43,21 +43,49 @@ public sealed class TraceRequestEncoder
     }
 
     /// <summary>
-    /// Writes the request for <paramref name="spans"/> into <paramref name="w"/> after
-    /// <paramref name="w"/>'s current content (the caller may have reserved a prefix).
+    /// Writes the request for <paramref name="encodedSpans"/> (spans written by
+    /// <see cref="EncodeSpan"/>, one after the other) into <paramref name="w"/> after its current
+    /// content (the caller may have reserved a prefix).
     /// </summary>
-    public void Encode(ProtoWriter w, IReadOnlyList<Span> spans)
+    public void Encode(ProtoWriter w, ReadOnlySpan<byte> encodedSpans)
+    {
+        Marks m = Begin(w);
+        w.Raw(encodedSpans);
+        End(w, m);
+    }
+
+    /// <summary>Where the open ResourceSpans and ScopeSpans start, for <see cref="End"/>.</summary>
+    public readonly struct Marks(int resourceSpans, int scopeSpans)
+    {
+        public readonly int ResourceSpans = resourceSpans, ScopeSpans = scopeSpans;
+    }
+
+    /// <summary>Opens the request's ResourceSpans (with the resource) and ScopeSpans (with the scope): encoded spans go next.</summary>
+    public Marks Begin(ProtoWriter w)
     {
         int resourceSpans = w.BeginMessage(RequestResourceSpans);
         w.Raw(_resource);
         int scopeSpans = w.BeginMessage(ResourceSpansScopeSpans);
         w.Raw(_scope);
-        for (int i = 0; i < spans.Count; i++) EncodeSpan(w, spans[i]);
-        w.EndMessage(scopeSpans);
-        w.EndMessage(resourceSpans);
+        return new Marks(resourceSpans, scopeSpans);
     }
 
-    static void EncodeSpan(ProtoWriter w, Span span)
+    public void End(ProtoWriter w, Marks m)
+    {
+        w.EndMessage(m.ScopeSpans);
+        w.EndMessage(m.ResourceSpans);
+    }
+
+    /// <summary>The request for <paramref name="spans"/>, encoded one by one (what the tests and tools use).</summary>
+    public void Encode(ProtoWriter w, IReadOnlyList<Span> spans)
+    {
+        var encoded = new ProtoWriter();
+        for (int i = 0; i < spans.Count; i++) EncodeSpan(encoded, spans[i]);
+        Encode(w, encoded.Written);
+    }
+
+    /// <summary>One span as the <c>ScopeSpans.spans</c> field (tag and length included): what the queue holds.</summary>
+    public static void EncodeSpan(ProtoWriter w, Span span)
     {
         Span<byte> id = stackalloc byte[16];
         int m = w.BeginMessage(ScopeSpansSpans);
