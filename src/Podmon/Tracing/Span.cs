@@ -2,9 +2,9 @@ namespace Podmon.Tracing;
 
 /// <summary>
 /// One operation being traced: made by <see cref="Tracer.StartSpan"/>, given attributes and maybe
-/// an error, then ended. <see cref="End"/> takes the end time and hands the span to the exporter's
-/// queue (a lock and an enqueue, never network I/O); it is idempotent, and changes after it are
-/// ignored. A span belongs to the thread that works on it until it ends. A span whose parent was
+/// an error, then ended. <see cref="End"/> takes the end time, encodes the span and copies the
+/// bytes into the exporter's queue under a lock (about a microsecond, never network I/O, never a
+/// wait for the exporter); it is idempotent, and changes after it are ignored. A span belongs to the thread that works on it until it ends. A span whose parent was
 /// not sampled records nothing (the ParentBased(AlwaysOn) sampler conmon-rs's SDK defaults to) but
 /// still has a context to propagate.
 /// </summary>
