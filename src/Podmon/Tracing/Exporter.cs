@@ -40,7 +40,7 @@ internal sealed class Exporter
         _wakeup = wakeup;
         _encoder = encoder;
         _log = log;
-        _client = new CollectorClient(settings.Endpoint, wakeup, settings.ExportTimeout, $"podmon/{BuildInfo.Version}");
+        _client = new CollectorClient(settings.Endpoint, wakeup, settings.ExportTimeout, settings.UserAgent);
         _health = new ExportHealth(settings.Endpoint, settings.MaxQueueSize, log);
         _thread = new Thread(Run) { IsBackground = true, Name = "podmon-otlp" };
     }

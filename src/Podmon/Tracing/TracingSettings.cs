@@ -28,10 +28,16 @@ public sealed class TracingSettings
     /// <summary>The first wait after a failed export; it doubles up to <see cref="RetryMaxDelay"/>.</summary>
     public TimeSpan RetryInitialDelay { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>The HTTP user-agent of the exports, e.g. "podmon/0.1.0".</summary>
+    public string UserAgent { get; init; } = "podmon";
     /// <summary>How long <see cref="Tracer.Dispose"/> may take to send what is queued.</summary>
     public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(1);
 
-    public static TracingSettings Resolve(string? flagEndpoint, Func<string, string?> env, string serviceName)
+    /// <summary>
+    /// The settings from the flag and the environment; <paramref name="version"/> (podmon's) goes
+    /// into the user-agent. Throws <see cref="TracingConfigException"/> naming the bad flag or variable.
+    /// </summary>
+    public static TracingSettings Resolve(string? flagEndpoint, Func<string, string?> env, string serviceName, string? version = null)
     {
         string? Var(string name) => env(name) is { Length: > 0 } v ? v : null;
 
@@ -61,6 +67,7 @@ public sealed class TracingSettings
             MaxExportBatchSize = batch,
             ScheduleDelay = TimeSpan.FromMilliseconds(delayMs),
             ExportTimeout = TimeSpan.FromMilliseconds(timeoutMs),
+            UserAgent = version is null ? "podmon" : $"podmon/{version}",
         };
     }
 

@@ -77,6 +77,14 @@ sealed class OtlpReceiver : IDisposable
         throw new Xunit.Sdk.XunitException($"the receiver did not get {what} within 30 s (it has {Spans().Count} spans; calls: {string.Join("; ", Calls)})");
     }
 
+    /// <summary>Waits (up to 30 s) until the receiver printed <paramref name="count"/> call lines (they come asynchronously).</summary>
+    public IReadOnlyList<string> WaitForCalls(int count)
+    {
+        for (int i = 0; i < 3000 && _calls.Count < count; i++) Thread.Sleep(10);
+        Assert.True(_calls.Count >= count, $"the receiver did not print {count} call lines within 30 s: {string.Join("; ", Calls)}");
+        return Calls;
+    }
+
     public List<JsonElement> WaitForSpans(int count) => WaitForSpans(s => s.Count >= count, $"{count} spans");
 
     public void Dispose()

@@ -26,6 +26,8 @@ public class TracingSettingsTests
         Assert.Equal(512, s.MaxExportBatchSize);
         Assert.Equal(TimeSpan.FromSeconds(5), s.ScheduleDelay);
         Assert.Equal(TimeSpan.FromSeconds(10), s.ExportTimeout);
+        Assert.Equal("podmon", s.UserAgent);
+        Assert.Equal("podmon/0.1.0", TracingSettings.Resolve(null, Env(), "podmon", "0.1.0").UserAgent);
     }
 
     [Fact]
