@@ -9,7 +9,7 @@ namespace Podmon.Tracing;
 /// carries a traceparent, else roots of new traces) and exports the ended ones over OTLP/gRPC from
 /// one background thread, as conmon-rs's batch exporter does. The resource is conmon-rs's:
 /// service.name, process.pid, host.name (the uname node name); the instrumentation scope is named
-/// after the service, as conmon-rs names its tracer after its crate. Tracing off is a null
+/// after the binary, as conmon-rs names its tracer after its crate. Tracing off is a null
 /// <c>Tracer?</c> at the caller: no thread, no queue, no allocation. Thread-safe.
 /// </summary>
 public sealed class Tracer : IDisposable, ISpanSink
@@ -25,7 +25,7 @@ public sealed class Tracer : IDisposable, ISpanSink
         _settings = settings;
         _wakeup = new Wakeup();
         _queue = new SpanQueue(settings.MaxQueueSize, settings.MaxExportBatchSize, _wakeup);
-        var encoder = new TraceRequestEncoder(settings.ServiceName, Libc.getpid(), Libc.NodeName());
+        var encoder = new TraceRequestEncoder(settings.ServiceName, Libc.getpid(), Libc.NodeName(), settings.ScopeName);
         _exporter = new Exporter(settings, _queue, _wakeup, encoder, log);
     }
 

@@ -19,8 +19,13 @@ public sealed class TracingSettings
     public required Endpoint Endpoint { get; init; }
     /// <summary>Where <see cref="Endpoint"/> came from ("--tracing-endpoint", a variable, or "default").</summary>
     public string EndpointSource { get; init; } = "default";
-    /// <summary>service.name of the resource, and the instrumentation scope's name (conmon-rs uses its crate name for both).</summary>
+    /// <summary>service.name of the resource: the binary's name unless OTEL_SERVICE_NAME says otherwise.</summary>
     public required string ServiceName { get; init; }
+    /// <summary>
+    /// The instrumentation scope's name: the binary's name, whatever the service is called
+    /// (conmon-rs names both its service and its tracer after its crate, "conmonrs"). Null: <see cref="ServiceName"/>.
+    /// </summary>
+    public string? ScopeName { get; init; }
     public int MaxQueueSize { get; init; } = 2048;
     public int MaxExportBatchSize { get; init; } = 512;
     public TimeSpan ScheduleDelay { get; init; } = TimeSpan.FromSeconds(5);
@@ -63,6 +68,7 @@ public sealed class TracingSettings
             Endpoint = Endpoint.Parse(text, source),
             EndpointSource = source,
             ServiceName = Var("OTEL_SERVICE_NAME") ?? serviceName,
+            ScopeName = serviceName,
             MaxQueueSize = queue,
             MaxExportBatchSize = batch,
             ScheduleDelay = TimeSpan.FromMilliseconds(delayMs),

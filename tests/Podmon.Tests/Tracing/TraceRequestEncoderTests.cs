@@ -41,6 +41,12 @@ public class TraceRequestEncoderTests
         }, resource);
         TestProto scopeSpans = resourceSpans.Message(2);
         Assert.Equal("podmon", scopeSpans.Message(1).Text(1));
+
+        var w = new ProtoWriter();
+        new TraceRequestEncoder("pod-x", 1, "n", scopeName: "podmon").Encode(w, [MakeSpan("y", 0, SpanKind.Internal)]);
+        TestProto renamed = TestProto.Parse(w.Written).Message(1);
+        Assert.Equal("s:pod-x", renamed.Message(1).Attributes(1)["service.name"]);
+        Assert.Equal("podmon", renamed.Message(2).Message(1).Text(1));
     }
 
     [Fact]

@@ -60,6 +60,7 @@ public class TracingSettingsTests
             ("OTEL_SERVICE_NAME", "pods"), ("OTEL_BSP_MAX_QUEUE_SIZE", "100"), ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "10"),
             ("OTEL_BSP_SCHEDULE_DELAY", "0"), ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500")), "podmon");
         Assert.Equal("pods", s.ServiceName);
+        Assert.Equal("podmon", s.ScopeName); // the instrumentation is podmon's whatever the service is called
         Assert.Equal(100, s.MaxQueueSize);
         Assert.Equal(10, s.MaxExportBatchSize);
         Assert.Equal(TimeSpan.Zero, s.ScheduleDelay);

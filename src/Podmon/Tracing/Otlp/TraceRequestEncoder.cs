@@ -25,7 +25,8 @@ public sealed class TraceRequestEncoder
     readonly byte[] _resource; // the encoded ResourceSpans.resource field
     readonly byte[] _scope;    // the encoded ScopeSpans.scope field
 
-    public TraceRequestEncoder(string serviceName, long pid, string hostName)
+    /// <summary>The resource (service.name, process.pid, host.name) and the scope (<paramref name="scopeName"/>, else the service's name).</summary>
+    public TraceRequestEncoder(string serviceName, long pid, string hostName, string? scopeName = null)
     {
         var w = new ProtoWriter(256);
         int resource = w.BeginMessage(ResourceSpansResource);
@@ -37,7 +38,7 @@ public sealed class TraceRequestEncoder
 
         w.Reset();
         int scope = w.BeginMessage(ScopeSpansScope);
-        w.StringField(ScopeName, serviceName);
+        w.StringField(ScopeName, scopeName ?? serviceName);
         w.EndMessage(scope);
         _scope = w.Written.ToArray();
     }
