@@ -9,6 +9,7 @@ packages=(
     conmon podman uidmap          # the peers: conmon for benchmarks, podman for conmon mode
     procps strace python3         # ps/pmap and python3 for benchmarks and tests/demo.sh; strace for diagnosing
     python3-websockets python3-kubernetes   # real WebSocket clients of the streaming server (tests/streaming, run with /usr/bin/python3)
+    python3-grpcio protobuf-compiler python3-protobuf   # tests/tracing/otlp_receiver.py: a real OTLP/gRPC collector; protoc --decode
     lintian                       # tests/package.sh: the .deb must have no lintian error
 )
 missing=()
