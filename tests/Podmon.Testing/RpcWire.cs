@@ -41,6 +41,17 @@ public static class RpcWire
         VersionParamsBuilder.Init(c.InitParams().Content).InitRequest().Verbose = verbose;
     });
 
+    /// <summary>A call of <paramref name="method"/> on the bootstrap promise whose request (params pointer 0) <paramref name="request"/> fills.</summary>
+    public static byte[] CallWith(uint q, ushort method, Action<PointerBuilder> request, uint promisedQuestion = 0) => Build(m =>
+    {
+        CallBuilder c = m.InitCall();
+        c.QuestionId = q;
+        c.InterfaceId = Conmon.InterfaceId;
+        c.MethodId = method;
+        c.InitTarget().InitPromisedAnswer().QuestionId = promisedQuestion;
+        request(c.InitParams().Content.InitStruct(0, 1).GetPointer(0));
+    });
+
     public static byte[] Finish(uint q, bool releaseResultCaps = false) => Build(m =>
     {
         FinishBuilder f = m.InitFinish();

@@ -244,3 +244,88 @@ done
         echo "$row |"
     done
 } | tee "$out/steps.md"
+
+# Tracing: CRI-O with [crio.tracing] on exports its own spans and starts the pod server with
+# --enable-tracing --tracing-endpoint http://<endpoint>; both land in one receiver (Debian's grpcio,
+# tests/tracing/otlp_receiver.py), podmon's spans under CRI-O's. Then the collector goes away: the
+# pod still starts and runs, and the server's memory stays bounded.
+h=tracing
+spans=$out/spans.jsonl
+RX=
+tracing_receiver() {
+    /usr/bin/python3 "$root/tests/tracing/otlp_receiver.py" --proto-dir "$root/tests/fixtures/otlp" --out "$spans" \
+        >"$out/receiver.stdout" 2>"$out/receiver.log" &
+    RX=$!
+    until_ok 20 grep -q '^listening on' "$out/receiver.stdout" || fail "receiver did not start: $(cat "$out/receiver.log")"
+}
+s_tracing_on() {
+    tracing_receiver || return 1
+    local port; port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out/receiver.stdout")
+    printf '[crio.tracing]\nenable_tracing = true\ntracing_endpoint = "127.0.0.1:%s"\ntracing_sampling_rate_per_million = 1000000\n' "$port" \
+        >"$CRIO_RUN_DIR/crio.conf.d/50-tracing.conf"
+    crio_stop && crio_start || fail "CRI-O did not restart with tracing on"
+}
+s_traced_pod() {
+    mkdir -p "$work/logs-$h"
+    pod_json >"$work/pod-$h.json"
+    POD=$(crictl_ runp --runtime podmon "$work/pod-$h.json") || return 1
+    CTR=$(create_ctr main '["sh","-c","exec sleep 1000"]') || return 1
+    crictl_ start "$CTR" >/dev/null || return 1
+    local o; o=$(crictl_ exec -s "$CTR" echo traced) || return 1
+    [ "$(head -1 <<<"$o")" = traced ] || fail "exec output '$o'"
+    SERVER=$(monitor_of "$CTR") || return 1
+    [ "$(readlink "/proc/$SERVER/exe")" = "$PODMON" ] || fail "container $CTR is not monitored by podmon"
+    grep -q -- '--enable-tracing' "/proc/$SERVER/cmdline" || fail "CRI-O did not pass --enable-tracing: $(tr '\0' ' ' <"/proc/$SERVER/cmdline")"
+}
+# Every podmon RPC span of the pod (create_container, exec_sync_container) is the child of a CRI-O
+# span of the same trace; the runtime's work is under podmon's call span.
+spans_check() {
+    python3 - "$spans" "$CTR" <<'PY'
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+ctr = sys.argv[2]
+by_id = {s["span_id"]: s for s in spans}
+ours = [s for s in spans if s["resource"].get("service.name") == "podmon"]
+def need(ok, why):
+    if not ok: print(why); sys.exit(1)
+for name, child in (("create_container", "runtime_create"), ("exec_sync_container", "runtime_exec")):
+    calls = [s for s in ours if s["name"] == name and s["attributes"].get("container_id") == ctr]
+    need(calls, f"no podmon {name} span for {ctr} among {len(ours)} podmon spans ({sorted(set(s['name'] for s in ours))})")
+    for c in calls:
+        p = by_id.get(c["parent_span_id"])
+        need(p is not None, f"{name}: parent {c['parent_span_id']} not received (CRI-O's spans: {sum(1 for s in spans if s not in ours)})")
+        need(p["resource"].get("service.name") != "podmon" and p["trace_id"] == c["trace_id"],
+             f"{name}: parent {p['name']} of {p['resource'].get('service.name')} in trace {p['trace_id']}")
+        need(c["kind"] == 2 and c["attributes"].get("outcome") == "ok", f"{name}: kind {c['kind']}, attributes {c['attributes']}")
+        kids = [s for s in ours if s["parent_span_id"] == c["span_id"] and s["name"] == child]
+        need(kids and kids[0]["trace_id"] == c["trace_id"], f"{name}: no {child} span under it")
+PY
+}
+s_spans() { until_ok 20 spans_check || spans_check; }
+s_collector_down() {
+    kill "$RX"; wait "$RX" 2>/dev/null; RX=
+    local c i before after o
+    c=$(create_ctr second '["sh","-c","exec sleep 1000"]') || return 1
+    crictl_ start "$c" >/dev/null || fail "start with the collector down"
+    before=$(awk '/^VmRSS/{print $2}' "/proc/$SERVER/status")
+    for i in $(seq 1 40); do
+        o=$(crictl_ exec -s "$c" echo "n$i") || return 1
+        [ "$(head -1 <<<"$o")" = "n$i" ] || fail "exec $i: '$o'"
+    done
+    after=$(awk '/^VmRSS/{print $2}' "/proc/$SERVER/status")
+    # The queue of unsent spans is capped (2048 spans, encoded); 40 calls make ~80 spans. Bounded:
+    # not more than 4 MB of growth, whatever the collector does.
+    echo "VmRSS ${before} kB -> ${after} kB over 40 exec-syncs with the collector down" >&2
+    [ $((after - before)) -lt 4096 ] || fail "VmRSS grew from $before to $after kB"
+}
+s_tracing_off() {
+    crictl_ stopp "$POD" >/dev/null && crictl_ rmp "$POD" >/dev/null || fail "pod not removed"
+    rm -f "$CRIO_RUN_DIR/crio.conf.d/50-tracing.conf"
+}
+echo "== tracing (CRI-O and the podmon pod server into one OTLP receiver)"
+if step tracing_on s_tracing_on; then
+    step traced_pod s_traced_pod && step spans s_spans && step collector_down s_collector_down
+    step tracing_off s_tracing_off
+fi
+[ -n "$RX" ] && kill "$RX" 2>/dev/null
+exit 0

@@ -13,6 +13,7 @@ public sealed class RpcCall
     bool _building;
     bool _abandoned;
     MessageBuilder? _discard;
+    IAnswerObserver? _observer;
     internal bool Deferred;
 
     internal void Start(RpcSession session, uint answerId)
@@ -21,7 +22,18 @@ public sealed class RpcCall
         _answerId = answerId;
         _building = false;
         _abandoned = false;
+        _observer = null;
         Deferred = false;
+    }
+
+    /// <summary>Tells <paramref name="observer"/> once how this call ends (see <see cref="IAnswerObserver"/>).</summary>
+    public void Observe(IAnswerObserver observer) => _observer = observer;
+
+    void Ended(string? failure)
+    {
+        IAnswerObserver? o = _observer;
+        _observer = null;
+        o?.OnAnswered(failure);
     }
 
     public uint AnswerId => _answerId;
@@ -70,6 +82,7 @@ public sealed class RpcCall
         if (!_building) throw new InvalidOperationException("InitResults was not called");
         _session = null;
         s.EndReturn(_answerId);
+        Ended(null);
     }
 
     /// <summary>Answers with an exception; the client sees <paramref name="reason"/> as is. A no-op once the connection is gone.</summary>
@@ -79,11 +92,13 @@ public sealed class RpcCall
         if (s is null) return;
         _session = null;
         if (!s.IsClosed) s.SendException(_answerId, reason, type);
+        Ended(reason);
     }
 
     internal void Abandon()
     {
         _session = null;
         _abandoned = true;
+        Ended("the connection closed before the answer");
     }
 }

@@ -1,6 +1,7 @@
 using Podmon.Diagnostics;
 using Podmon.Loop;
 using Podmon.Sys;
+using Podmon.Tracing;
 
 namespace Podmon.Containers;
 
@@ -21,12 +22,15 @@ public sealed class ContainerEngine : IDisposable
     internal ChildReaper Reaper { get; }
     internal EngineOptions Options { get; }
     internal LazyPodWatchdog Watchdog { get; }
+    /// <summary>Null while tracing is off: then no span is made anywhere in the engine.</summary>
+    internal Tracer? Tracer { get; }
 
     /// <summary>A container exited; its exit files are written.</summary>
     public event Action<Container>? ContainerExited;
 
-    public ContainerEngine(EventLoop loop, ChildReaper reaper, EngineOptions options, LazyPodWatchdog watchdog)
+    public ContainerEngine(EventLoop loop, ChildReaper reaper, EngineOptions options, LazyPodWatchdog watchdog, Tracer? tracer = null)
     {
+        Tracer = tracer;
         Loop = loop;
         Reaper = reaper;
         Options = options;
@@ -64,13 +68,29 @@ public sealed class ContainerEngine : IDisposable
     }
 
     /// <summary>Reopens the container's log files by path (after a rename by log rotation).</summary>
-    public void ReopenLogs(string id)
+    public void ReopenLogs(string id, in SpanContext trace = default)
     {
-        Container c = Get(id);
-        try { c.Log.Reopen(); }
+        Span? span = Tracer?.StartSpan("reopen_log", trace);
+        span?.SetAttribute("container_id", id);
+        try
+        {
+            Container c = Get(id);
+            c.Log.Reopen();
+        }
+        catch (ContainerException e)
+        {
+            span?.SetError(e.Message);
+            throw;
+        }
         catch (Exception e) when (e is SyscallException or IOException)
         {
-            throw new ContainerException($"reopen logs of container {id}: {ErrorText.Describe(e)}", e);
+            string error = $"reopen logs of container {id}: {ErrorText.Describe(e)}";
+            span?.SetError(error);
+            throw new ContainerException(error, e);
+        }
+        finally
+        {
+            span?.End();
         }
     }
 

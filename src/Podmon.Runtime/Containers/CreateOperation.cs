@@ -1,6 +1,7 @@
 using Podmon.Logging;
 using Podmon.Loop;
 using Podmon.Sys;
+using Podmon.Tracing;
 
 namespace Podmon.Containers;
 
@@ -22,6 +23,7 @@ public sealed class CreateOperation : IChildExitHandler
     Container? _container;
     bool _holding;
     PodWatchdog.PendingCreate? _pending;
+    Span? _span;
 
     string Verb => _req.Restore ? "restore" : "create";
 
@@ -38,6 +40,12 @@ public sealed class CreateOperation : IChildExitHandler
 
     internal void Start()
     {
+        if (_engine.Tracer is { } tracer)
+        {
+            _span = tracer.StartSpan($"runtime_{Verb}", _req.Trace);
+            _span.SetAttribute("container_id", _req.Id);
+            _span.SetAttribute("runtime", _engine.Options.RuntimePath);
+        }
         try
         {
             if (string.IsNullOrEmpty(_req.Id)) throw new ContainerException("container id is empty");
@@ -86,6 +94,7 @@ public sealed class CreateOperation : IChildExitHandler
             if (p.Pidfd is null) throw new ContainerException("pidfd_open is not available: podmon needs Linux 5.3 or later");
             _engine.Reaper.Watch(p.Pid, p.Pidfd, this);
             RuntimePid = p.Pid;
+            _span?.SetAttribute("runtime.pid", p.Pid);
         }
         catch (Exception e)
         {
@@ -102,6 +111,7 @@ public sealed class CreateOperation : IChildExitHandler
     public void OnChildExit(int runtimePid, int exitCode)
     {
         RuntimePid = 0;
+        _span?.SetAttribute("runtime.exit_code", exitCode);
         try
         {
             ContainerIo io = _container!.Io;
@@ -129,6 +139,8 @@ public sealed class CreateOperation : IChildExitHandler
             _engine.Register(_container);
             io.EndRuntime();
             Release();
+            _span?.SetAttribute("container.pid", pid);
+            _span?.End();
             _done(new CreateResult(pid, null));
         }
         catch (Exception e)
@@ -155,6 +167,8 @@ public sealed class CreateOperation : IChildExitHandler
         _container?.Close();
         _engine.Unreserve(_req.Id);
         Release();
+        _span?.SetError(error);
+        _span?.End();
         _done(new CreateResult(0, error));
     }
 

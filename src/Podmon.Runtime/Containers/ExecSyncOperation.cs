@@ -1,5 +1,6 @@
 using Podmon.Loop;
 using Podmon.Sys;
+using Podmon.Tracing;
 
 namespace Podmon.Containers;
 
@@ -17,6 +18,7 @@ sealed class ExecSyncOperation : IDetachedExecOwner, IOutputSink, ITimerHandler
     readonly CaptureBuffer _stdout, _stderr;
     readonly LoopTimer _timer;
     DetachedExec? _exec;
+    Span? _span;
     bool _timedOut, _finished;
 
     public ExecSyncOperation(ContainerEngine engine, ExecSyncRequest req, Action<ExecSyncResult> done)
@@ -33,6 +35,12 @@ sealed class ExecSyncOperation : IDetachedExecOwner, IOutputSink, ITimerHandler
 
     public void Start()
     {
+        if (_engine.Tracer is { } tracer)
+        {
+            _span = tracer.StartSpan("runtime_exec", _req.Trace);
+            _span.SetAttribute("container_id", _req.Id);
+            _span.SetAttribute("runtime", _engine.Options.RuntimePath);
+        }
         try
         {
             _exec = new DetachedExec(_engine, _req.Id, _req.Command, _req.CgroupManager, _req.Terminal, stdin: false, this, this,
@@ -75,6 +83,13 @@ sealed class ExecSyncOperation : IDetachedExecOwner, IOutputSink, ITimerHandler
     {
         if (_finished) return;
         _finished = true;
+        if (_span is not null)
+        {
+            _span.SetAttribute("exit_code", exitCode);
+            _span.SetAttribute("timed_out", _timedOut);
+            if (error is not null) _span.SetError(error);
+            _span.End();
+        }
         _engine.Loop.Timers.Cancel(_timer);
         _exec?.Close();
         _done(new ExecSyncResult(_stdout, _stderr)

@@ -1,5 +1,6 @@
 using Podmon.Logging;
 using Podmon.Sys;
+using Podmon.Tracing;
 
 namespace Podmon.Containers;
 
@@ -21,6 +22,8 @@ public sealed class CreateRequest
     /// <summary>Added to (or replacing in) the runtime's inherited environment.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> EnvVars { get; init; } = [];
     public CgroupManager CgroupManager { get; init; } = CgroupManager.Cgroupfs;
+    /// <summary>The span the runtime's create is traced under (the RPC call's); default: not traced.</summary>
+    public SpanContext Trace { get; init; }
     /// <summary>Given to the runtime as fds 3, 4, …; the engine takes ownership.</summary>
     public IReadOnlyList<OwnedFd> AdditionalFds { get; init; } = [];
     /// <summary>Kept open until the container exits; the engine takes ownership.</summary>
@@ -66,6 +69,8 @@ public sealed class ExecSyncRequest
     public bool Terminal { get; init; }
     public IReadOnlyList<KeyValuePair<string, string>> EnvVars { get; init; } = [];
     public CgroupManager CgroupManager { get; init; } = CgroupManager.Cgroupfs;
+    /// <summary>The span the runtime's exec is traced under (the RPC call's); default: not traced.</summary>
+    public SpanContext Trace { get; init; }
 }
 
 /// <summary>

@@ -1,3 +1,5 @@
+using Podmon.Tracing;
+
 namespace Podmon.Pod;
 
 /// <summary>
@@ -12,6 +14,8 @@ public sealed class NamespacesRequest
     public IReadOnlyCollection<NamespaceKind> Kinds { get; init; } = [];
     public IReadOnlyList<string> UidMappings { get; init; } = [];
     public IReadOnlyList<string> GidMappings { get; init; } = [];
+    /// <summary>The span the pause's run is traced under (the RPC call's); default: not traced.</summary>
+    public SpanContext Trace { get; init; }
 
     /// <summary>Null when the request can be served, else why not.</summary>
     public string? Validate()

@@ -2,6 +2,7 @@ using Podmon.Containers;
 using Podmon.Diagnostics;
 using Podmon.Loop;
 using Podmon.Sys;
+using Podmon.Tracing;
 
 namespace Podmon.Pod;
 
@@ -14,7 +15,7 @@ namespace Podmon.Pod;
 /// The pause is handed to the pod watchdog, which unpins and kills it if podmon dies;
 /// <see cref="Shutdown"/> does the same on an orderly stop.
 /// </summary>
-public sealed class PodNamespaces(ChildReaper reaper, LazyPodWatchdog watchdog, string binary = "/proc/self/exe", string argv0 = "podmon")
+public sealed class PodNamespaces(ChildReaper reaper, LazyPodWatchdog watchdog, Tracer? tracer = null, string binary = "/proc/self/exe", string argv0 = "podmon")
 {
     const int MaxErrorText = 4096;
 
@@ -35,10 +36,13 @@ public sealed class PodNamespaces(ChildReaper reaper, LazyPodWatchdog watchdog, 
         if (Pinned is not null) { done(Pinned, null); return; }
         if (_launch is not null) { _launch.Waiters.Add(done); return; }
         if (request.Validate() is { } error) { done(null, error); return; }
-        var launch = new Launch(this, request, done);
+        var launch = new Launch(this, request, done, tracer?.StartSpan("pin_namespaces", request.Trace));
+        launch.Span?.SetAttribute("pod_id", request.PodId);
         try { launch.Start(); }
         catch (SyscallException e)
         {
+            launch.Span?.SetError(e.Message);
+            launch.Span?.End();
             done(null, $"start the pause process: {e.Message}");
             return;
         }
@@ -60,12 +64,16 @@ public sealed class PodNamespaces(ChildReaper reaper, LazyPodWatchdog watchdog, 
     {
         _launch = null;
         Pinned = pinned;
+        if (error is not null) launch.Span?.SetError(error);
+        if (pinned is not null) launch.Span?.SetAttribute("pause.pid", pinned.PausePid);
+        launch.Span?.End();
         foreach (Action<PinnedNamespaces?, string?> w in launch.Waiters) w(pinned, error);
     }
 
     /// <summary>One run of `podmon pause`: its stderr is read when it exits.</summary>
-    sealed class Launch(PodNamespaces owner, NamespacesRequest request, Action<PinnedNamespaces?, string?> first) : IChildExitHandler
+    sealed class Launch(PodNamespaces owner, NamespacesRequest request, Action<PinnedNamespaces?, string?> first, Span? span) : IChildExitHandler
     {
+        public readonly Span? Span = span;
         public readonly List<Action<PinnedNamespaces?, string?>> Waiters = [first];
         OwnedFd? _stderr;
 

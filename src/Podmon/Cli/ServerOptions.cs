@@ -16,7 +16,8 @@ public sealed class ServerOptions
     public LogDriverKind LogDriver { get; set; } = LogDriverKind.Systemd;
     public CgroupManager CgroupManager { get; set; } = CgroupManager.Systemd;
     public bool EnableTracing { get; set; }
-    public string TracingEndpoint { get; set; } = "http://127.0.0.1:4317";
+    /// <summary>--tracing-endpoint or CONMON_TRACING_ENDPOINT; null: the next source in TracingSettings.Resolve.</summary>
+    public string? TracingEndpoint { get; set; }
 
     public string SocketPath => Path.Combine(RuntimeDir, "conmon.sock");
     public string FdSocketPath => Path.Combine(RuntimeDir, "conmon-fd.sock");

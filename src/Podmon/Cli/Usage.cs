@@ -20,8 +20,8 @@ public static class Usage
               --runtime-root <RUNTIME_ROOT> Root directory of the OCI runtime (--root) [env: CONMON_RUNTIME_ROOT=]
               --skip-fork                   Stay in the foreground [env: CONMON_SKIP_FORK=]
           -c, --cgroup-manager <MANAGER>    Default cgroup manager [env: CONMON_CGROUP_MANAGER=] [default: systemd] [possible values: systemd, cgroupfs]
-          -e, --enable-tracing              Accepted for compatibility; OpenTelemetry is not supported [env: CONMON_ENABLE_TRACING=]
-          -t, --tracing-endpoint <URL>      Accepted for compatibility [env: CONMON_TRACING_ENDPOINT=]
+          -e, --enable-tracing              Export OpenTelemetry traces (OTLP over gRPC) [env: CONMON_ENABLE_TRACING=]
+          -t, --tracing-endpoint <URL>      The OTLP/gRPC collector [default: http://127.0.0.1:4317] [env: CONMON_TRACING_ENDPOINT=]
           -h, --help                        Print help
 
         Without --skip-fork the launcher returns once the server listens on <RUNTIME_DIR>/conmon.sock;

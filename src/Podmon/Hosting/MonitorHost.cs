@@ -3,6 +3,7 @@ using Podmon.Containers;
 using Podmon.Diagnostics;
 using Podmon.Loop;
 using Podmon.Sys;
+using Podmon.Tracing;
 
 namespace Podmon.Hosting;
 
@@ -76,10 +77,10 @@ public sealed class MonitorHost : ISignalHandler, IDisposable
     /// The container engine on this host's loop, with the pod watchdog the options name; a
     /// container's exit counts as activity for the idle collector. The host disposes both.
     /// </summary>
-    public ContainerEngine CreateEngine(EngineOptions options)
+    public ContainerEngine CreateEngine(EngineOptions options, Tracer? tracer = null)
     {
         Watchdog = new LazyPodWatchdog(Reaper, options.WatchdogPath, options.WatchdogArgs);
-        var engine = _engine = new ContainerEngine(Loop, Reaper, options, Watchdog);
+        var engine = _engine = new ContainerEngine(Loop, Reaper, options, Watchdog, tracer);
         engine.ContainerExited += _ => Idle.NoteActivity();
         return engine;
     }

@@ -41,6 +41,7 @@ public sealed partial class ConmonService
             CgroupManager = CgroupManagerOf(r.CgroupManager),
             AdditionalFds = additionalFds,
             LeakFds = leakFds,
+            Trace = _callSpan,
         };
         RpcCall later = call.Defer();
         containers.Create(request, result =>
@@ -69,6 +70,7 @@ public sealed partial class ConmonService
             Terminal = r.Terminal,
             EnvVars = Pairs(r.EnvVars),
             CgroupManager = CgroupManagerOf(r.CgroupManager),
+            Trace = _callSpan,
         };
         RpcCall later = call.Defer();
         containers.ExecSync(request, result =>

@@ -43,6 +43,7 @@ public sealed partial class ConmonService
             Kinds = kinds,
             UidMappings = Strings(r.UidMappings),
             GidMappings = Strings(r.GidMappings),
+            Trace = _callSpan,
         };
         RpcCall later = call.Defer();
         pod.Create(request, (pinned, error) =>

@@ -5,6 +5,7 @@ using Podmon.Pod;
 using Podmon.Schema;
 using Podmon.Streaming;
 using Podmon.Sys;
+using Podmon.Tracing;
 using EngineCgroupManager = Podmon.Containers.CgroupManager;
 
 namespace Podmon.Rpc;
@@ -15,14 +16,18 @@ namespace Podmon.Rpc;
 /// frame is still there; long operations answer later through a deferred call.
 /// </summary>
 public sealed partial class ConmonService(ContainerEngine containers, EngineCgroupManager serverCgroupManager,
-    FdSocket? fdSocket = null, PodNamespaces? pod = null, StreamingServer? streaming = null) : ICapability
+    FdSocket? fdSocket = null, PodNamespaces? pod = null, StreamingServer? streaming = null, Tracer? tracer = null) : ICapability
 {
     readonly uint _pid = (uint)Libc.getpid();
+    readonly CallTracing? _tracing = tracer is null ? null : new CallTracing(tracer);
+    /// <summary>The span of the call being dispatched (default while tracing is off): the parent of the work it starts.</summary>
+    SpanContext _callSpan;
 
     public ulong InterfaceId => Conmon.InterfaceId;
 
     public void Dispatch(ushort methodId, StructReader parameters, RpcCall call)
     {
+        if (_tracing is not null) _callSpan = _tracing.Begin((ConmonMethod)methodId, parameters, call);
         // The handlers of the requests v0.7 lays out differently read their own request, in its layout:
         // every reader built here would be one more struct for this method's prolog to zero on every call.
         switch ((ConmonMethod)methodId)
@@ -105,7 +110,7 @@ public sealed partial class ConmonService(ContainerEngine containers, EngineCgro
     {
         var r = new ReopenLogRequestReader(Request(ConmonMethod.ReopenLogContainer, parameters, out bool old), old);
         string id = r.IdString;
-        if (!Try(call, () => containers.ReopenLogs(id))) return;
+        if (!Try(call, () => containers.ReopenLogs(id, _callSpan))) return;
         new ReopenLogContainerResultsBuilder(call.InitResults(ReopenLogContainerResultsBuilder.DataWords, ReopenLogContainerResultsBuilder.PointerCount)).InitResponse();
         call.Return();
     }

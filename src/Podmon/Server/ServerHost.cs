@@ -6,6 +6,7 @@ using Podmon.Pod;
 using Podmon.Rpc;
 using Podmon.Streaming;
 using Podmon.Sys;
+using Podmon.Tracing;
 
 namespace Podmon.Server;
 
@@ -30,6 +31,7 @@ public sealed class ServerHost : IDisposable
     ContainerEngine? _containers;
     PodNamespaces? _pod;
     StreamingServer? _streaming;
+    Tracer? _tracer;
 
     public ServerHost(ServerOptions options) => _options = options;
 
@@ -50,17 +52,18 @@ public sealed class ServerHost : IDisposable
         if (_options.RuntimeRoot is { } root) Directory.CreateDirectory(root);
         MonitorHost.PrepareProcess();
         _host.HandleSignals(OnSignal);
+        if (_options.EnableTracing) _tracer = StartTracing(_options);
         _containers = _host.CreateEngine(new EngineOptions
         {
             RuntimePath = _options.Runtime,
             RuntimeRoot = _options.RuntimeRoot,
             RuntimeDir = _options.RuntimeDir,
             LogLevel = _options.LogLevel,
-        });
+        }, _tracer);
         _fdSocket = new FdSocket(_host.Loop, _options.FdSocketPath);
-        _pod = new PodNamespaces(_host.Reaper, _host.Watchdog);
+        _pod = new PodNamespaces(_host.Reaper, _host.Watchdog, _tracer);
         _streaming = new StreamingServer(_host.Loop, _containers); // listens from the first serve* call
-        _service = new ConmonService(_containers, _options.CgroupManager, _fdSocket, _pod, _streaming);
+        _service = new ConmonService(_containers, _options.CgroupManager, _fdSocket, _pod, _streaming, _tracer);
         _rpc = new RpcServer(_host.Loop, _service, _host.Idle);
         string socket = _options.SocketPath;
         if (Libc.unlink(socket) < 0 && Errno.Last != Errno.ENOENT)
@@ -73,6 +76,17 @@ public sealed class ServerHost : IDisposable
     }
 
     public void Run() => _host.Run();
+
+    /// <summary>The trace exporter's settings from the flags, then PODMON_/OTEL_ variables (TracingSettings.Resolve).</summary>
+    static Tracer StartTracing(ServerOptions o)
+    {
+        TracingSettings settings;
+        try { settings = TracingSettings.Resolve(o.TracingEndpoint, Environment.GetEnvironmentVariable, "podmon", VersionInfo.Version); }
+        catch (TracingConfigException e) { throw new UsageException(e.Message); }
+        Tracer tracer = Tracer.Start(settings);
+        if (Log.IsEnabled(LogLevel.Info)) Log.Info($"tracing: exporting spans to {settings}");
+        return tracer;
+    }
 
     static string SignalName(int signo) => signo switch
     {
@@ -132,5 +146,6 @@ public sealed class ServerHost : IDisposable
         _fdSocket?.Dispose();
         _streaming?.Dispose();
         _host.Dispose(); // the watchdog, the engine, the loop
+        _tracer?.Dispose(); // last: flushes the spans of the shutdown (at most its ShutdownTimeout)
     }
 }
