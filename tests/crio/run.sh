@@ -315,7 +315,7 @@ s_collector_down() {
     after=$(awk '/^VmRSS/{print $2}' "/proc/$SERVER/status")
     # The queue of unsent spans is capped (2048 spans, encoded); 40 calls make ~80 spans. Bounded:
     # not more than 4 MB of growth, whatever the collector does.
-    echo "VmRSS ${before} kB -> ${after} kB over 40 exec-syncs with the collector down" >&2
+    echo "VmRSS ${before} kB -> ${after} kB over 40 exec-syncs with the collector down" | tee "$out/tracing-memory.txt" >&2
     [ $((after - before)) -lt 4096 ] || fail "VmRSS grew from $before to $after kB"
 }
 s_tracing_off() {
