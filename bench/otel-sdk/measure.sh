@@ -165,6 +165,11 @@ for ((r = 1; r <= rounds; r++)); do
     echo "sdk_next_100k cpu_ticks=$((t1 - t0)) answer='$ask_line' collector_spans=$got" | tee -a "$round_file"
     sleep "$settle"
     sample sdk_after_110k
+    # the thread pool retires idle workers after about 20 s: the idle state a quiet monitor settles in
+    sleep 60
+    sample sdk_after_110k_idle60
+    echo "sdk_after_110k_idle60 thread_names: $(thread_names)" >>"$round_file"
+    idle_wakeups sdk_after_110k_idle60
     ask gc
     echo "sdk_after_110k_gc answer='$ask_line'" >>"$round_file"
     sample sdk_after_110k_gc
@@ -199,19 +204,25 @@ for ((r = 1; r <= rounds; r++)); do
     stop_probe
 
     # the exporter's opt-in in-memory retry, nothing listening: 2000 spans (each batch is retried
-    # with backoff until its 10 s deadline, so ForceFlush blocks); records a crash instead of failing
+    # with backoff until its 10 s deadline, so ForceFlush blocks). The retry's jitter comes from
+    # RandomNumberGenerator, whose first use dlopens libssl.so.3 (and with it the shared libc) into
+    # this static executable: record what got mapped, and a crash instead of failing.
     OTEL_DOTNET_EXPERIMENTAL_OTLP_RETRY=in_memory start_probe sdk "http://127.0.0.1:$down_port"
     echo "spans 2000" >&$to_probe
+    sleep 3
+    mapped=$(grep -o '/[^ ]*\.so[^ ]*' "/proc/$probe_pid/maps" 2>/dev/null | sort -u | xargs -r -n1 basename | tr '\n' ' ' || true)
+    echo "sdk_down_retry_2k shared objects mapped after 3 s: ${mapped:-none}" | tee -a "$round_file"
+    started=$SECONDS
     if read -r -t 120 ask_line <&$from_probe; then
         echo "sdk_down_retry_2k answer='$ask_line'" | tee -a "$round_file"
         sample sdk_down_retry_after_2k
         stop_probe
     else
-        alive=no; kill -0 "$probe_pid" 2>/dev/null && { alive=yes; kill "$probe_pid"; }
+        (( SECONDS - started >= 119 )) && kill "$probe_pid" 2>/dev/null
         wait "$probe_pid" && rc=0 || rc=$?
         exec {to_probe}>&- {from_probe}<&-
         probe_pid=
-        echo "sdk_down_retry_2k no answer (still running: $alive) exit=$rc: $(head -c 300 "$tmp/err" | tr '\n' ' ')" | tee -a "$round_file"
+        echo "sdk_down_retry_2k died after $((SECONDS - started + 3)) s, exit=$rc: $(head -c 200 "$tmp/err" | tr '\n' ' ')" | tee -a "$round_file"
     fi
 done
 echo "measure.sh: clock ticks are 1/$(getconf CLK_TCK) s; results in $res"
