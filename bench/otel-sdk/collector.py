@@ -3,7 +3,7 @@
 
 Serves opentelemetry.proto.collector.trace.v1.TraceService/Export on 127.0.0.1:PORT with Debian's
 python3-grpcio. The message classes are generated at start with protoc from the OTLP protos in
-/work/shared/protocol/otlp (or $OTLP_PROTO_DIR) into a temporary folder; no generated code is kept.
+tests/fixtures/otlp (or $OTLP_PROTO_DIR) into a temporary folder; no generated code is kept.
 Each request is parsed in full (ExportTraceServiceRequest.FromString) and answered with an empty
 ExportTraceServiceResponse. The running total is written to the file named by --count-file after
 every request (so measure.sh reads it without talking to this process), and also printed on exit.
@@ -20,7 +20,7 @@ import threading
 
 import grpc
 
-PROTO_DIR = os.environ.get("OTLP_PROTO_DIR", "/work/shared/protocol/otlp")
+PROTO_DIR = os.environ.get("OTLP_PROTO_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "fixtures", "otlp"))
 PROTOS = [
     "opentelemetry/proto/common/v1/common.proto",
     "opentelemetry/proto/resource/v1/resource.proto",
