@@ -1,14 +1,4 @@
-using System.Runtime.InteropServices;
-
 namespace Podmon.Sys;
-
-/// <summary>Told of the completion of an operation submitted with the key <see cref="IoUring.Register"/> gave it.</summary>
-public interface ICompletionHandler
-{
-    /// <param name="res">The result: bytes, 0, or a negated errno.</param>
-    /// <param name="flags">IORING_CQE_F_*; with F_BUFFER the upper 16 bits are the provided buffer's id.</param>
-    void OnCompletion(int res, uint flags);
-}
 
 /// <summary>
 /// One io_uring, mapped once and driven from the loop thread only (SINGLE_ISSUER, DEFER_TASKRUN:
@@ -16,9 +6,10 @@ public interface ICompletionHandler
 /// on a thread of ours). No liburing: the SQ and CQ rings and the SQE array are mmap'd here, the
 /// three syscalls are in native/uring.c, and the ring indexes are published with
 /// <see cref="Volatile"/> (release) and read with acquire, which is what the ring protocol needs.
-/// Handlers are registered in slots with a generation, like <see cref="Loop.EventLoop"/>'s fds, so
-/// a completion that arrives after its owner went (a cancelled read) reaches nobody — but a buffer
-/// it carries still goes back to <see cref="Buffers"/>.
+/// This type sets up and maps the ring and moves entries through its SQ and CQ; the handlers are
+/// kept in <see cref="CompletionSlots"/>, so a completion that arrives after its owner went (a
+/// cancelled read) reaches nobody — but a buffer it carries still goes back to <see cref="Buffers"/>,
+/// the <see cref="ProvidedBuffers"/> ring.
 /// </summary>
 public sealed unsafe class IoUring : IDisposable
 {
@@ -33,10 +24,7 @@ public sealed unsafe class IoUring : IDisposable
     readonly Libc.IoUringCqe* _cqes;
     uint _sqLocalTail;
     uint _toSubmit;
-    ICompletionHandler?[] _handlers = new ICompletionHandler?[16];
-    uint[] _generations = new uint[16];
-    readonly Stack<int> _free = new();
-    int _used;
+    readonly CompletionSlots _handlers = new();
 
     public int Fd => _fd.Value;
 
@@ -109,34 +97,10 @@ public sealed unsafe class IoUring : IDisposable
     }
 
     /// <summary>A key for <paramref name="handler"/>'s operations (their user_data), valid until <see cref="Unregister"/>.</summary>
-    public ulong Register(ICompletionHandler handler)
-    {
-        int slot;
-        if (_free.Count > 0) slot = _free.Pop();
-        else
-        {
-            if (_used == _handlers.Length)
-            {
-                Array.Resize(ref _handlers, _used * 2);
-                Array.Resize(ref _generations, _used * 2);
-            }
-            slot = _used++;
-        }
-        uint gen = ++_generations[slot];
-        if (gen == 0) gen = ++_generations[slot];
-        _handlers[slot] = handler;
-        return (ulong)gen << 32 | (uint)slot;
-    }
+    public ulong Register(ICompletionHandler handler) => _handlers.Add(handler);
 
     /// <summary>Completions still to come for <paramref name="key"/> reach nobody (their buffers are returned).</summary>
-    public void Unregister(ulong key)
-    {
-        int slot = (int)(uint)key;
-        if (slot >= _used || _generations[slot] != (uint)(key >> 32) || _handlers[slot] is null) return;
-        _handlers[slot] = null;
-        _generations[slot]++;
-        _free.Push(slot);
-    }
+    public void Unregister(ulong key) => _handlers.Remove(key);
 
     Libc.IoUringSqe _discarded;
 
@@ -213,8 +177,7 @@ public sealed unsafe class IoUring : IDisposable
             Libc.IoUringCqe cqe = _cqes[head & _cqMask];
             Volatile.Write(ref *_cqHead, ++head); // the slot is free before the handler submits more
             count++;
-            int slot = (int)(uint)cqe.UserData;
-            ICompletionHandler? h = slot < _used && _generations[slot] == (uint)(cqe.UserData >> 32) ? _handlers[slot] : null;
+            ICompletionHandler? h = _handlers.Find(cqe.UserData);
             if (h is not null) h.OnCompletion(cqe.Res, cqe.Flags);
             else if ((cqe.Flags & Libc.IORING_CQE_F_BUFFER) != 0) Buffers.Return(BufferId(cqe.Flags));
         }
@@ -240,87 +203,5 @@ public sealed unsafe class IoUring : IDisposable
         Libc.munmap(_sqes, _sqesSize);
         Libc.munmap(_rings, _ringsSize);
         _fd.Dispose();
-    }
-}
-
-/// <summary>
-/// A provided-buffer ring (IORING_REGISTER_PBUF_RING): <see cref="Count"/> buffers of
-/// <see cref="Size"/> bytes that the kernel picks from only when a read has data, so a read
-/// waiting on an idle pipe holds no memory, and a pod of idle containers costs no buffer at all.
-/// The memory is an anonymous mapping touched only by reads that happened. A read that finds no
-/// free buffer fails with ENOBUFS without consuming anything; its owner asks to be told
-/// (<see cref="WhenAvailable"/>) and tries again when one comes back.
-/// </summary>
-public sealed unsafe class ProvidedBuffers : IDisposable
-{
-    public const int Size = 64 * 1024;
-    public const int Count = 4;
-
-    readonly byte* _memory;
-    readonly Libc.IoUringBuf* _ring;
-    readonly nuint _ringSize = 4096;
-    ushort _tail;
-    readonly Queue<Action> _waiters = new();
-
-    public ushort Group { get; }
-
-    internal ProvidedBuffers(IoUring ring, ushort group)
-    {
-        Group = group;
-        _ring = (Libc.IoUringBuf*)Libc.mmap(null, _ringSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
-        if (_ring == Libc.MAP_FAILED) throw new SyscallException("mmap", Errno.Last, "io_uring buffer ring");
-        _memory = (byte*)Libc.mmap(null, (nuint)(Size * Count), Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
-        if (_memory == Libc.MAP_FAILED)
-        {
-            Libc.munmap(_ring, _ringSize);
-            throw new SyscallException("mmap", Errno.Last, "io_uring buffers");
-        }
-        var reg = new Libc.IoUringBufReg { RingAddr = (ulong)_ring, RingEntries = Count, Bgid = group };
-        if (Native.UringRegister(ring.Fd, Libc.IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
-        {
-            int e = Errno.Last;
-            Libc.munmap(_memory, (nuint)(Size * Count));
-            Libc.munmap(_ring, _ringSize);
-            throw new SyscallException("io_uring_register(PBUF_RING)", e);
-        }
-        for (int i = 0; i < Count; i++) Return(i);
-    }
-
-    /// <summary>The first <paramref name="length"/> bytes of buffer <paramref name="id"/>.</summary>
-    public Span<byte> Get(int id, int length) => new(_memory + (long)id * Size, length);
-
-    /// <summary>Gives buffer <paramref name="id"/> back to the kernel; the oldest waiter runs.</summary>
-    public void Return(int id)
-    {
-        ref Libc.IoUringBuf b = ref _ring[_tail & (Count - 1)];
-        b.Addr = (ulong)(_memory + (long)id * Size);
-        b.Len = Size;
-        b.Bid = (ushort)id;
-        _tail++;
-        Volatile.Write(ref *(ushort*)((byte*)_ring + 14), _tail);
-        if (_waiters.TryDequeue(out Action? retry)) retry();
-    }
-
-    /// <summary><paramref name="retry"/> runs once, when a buffer comes back.</summary>
-    public void WhenAvailable(Action retry) => _waiters.Enqueue(retry);
-
-    /// <summary>Drops the buffers' pages (after a burst; an idle monitor keeps none). Only between loop iterations: no read holds a buffer then.</summary>
-    public void Release() => Libc.madvise(_memory, (nuint)(Size * Count), Libc.MADV_DONTNEED);
-
-    /// <summary>How many bytes of the buffers are resident now (mincore).</summary>
-    public long ResidentBytes()
-    {
-        const int pages = Size * Count / 4096;
-        byte* vec = stackalloc byte[pages];
-        if (Libc.mincore(_memory, (nuint)(Size * Count), vec) < 0) return -1;
-        long n = 0;
-        for (int i = 0; i < pages; i++) n += vec[i] & 1;
-        return n * 4096;
-    }
-
-    public void Dispose()
-    {
-        Libc.munmap(_memory, (nuint)(Size * Count));
-        Libc.munmap(_ring, _ringSize);
     }
 }

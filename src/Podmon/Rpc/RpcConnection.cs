@@ -11,16 +11,15 @@ namespace Podmon.Rpc;
 /// answers to everything one read brought are written with one send. While too much output waits,
 /// it stops reading (the client must read its answers), which also bounds the calls in flight.
 /// A frame bigger than <see cref="SmallFrame"/> is buffered only within the server-wide budget
-/// (<see cref="RpcServer.TryReserve"/>), and a frame not complete within the stall timeout closes
+/// (<see cref="RpcInputBuffer"/>), and a frame not complete within the stall timeout closes
 /// the connection: a peer cannot make the server hold memory it never uses. When the peer shuts
 /// down its side, everything it sent is still processed and every answer owed is written before
 /// the socket closes.
 /// </summary>
 public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHandler
 {
-    const int InitialBuffer = 16 * 1024;
     /// <summary>Frames up to this size need no budget (every request a real client sends is far smaller).</summary>
-    internal const int SmallFrame = 64 * 1024;
+    internal const int SmallFrame = RpcInputBuffer.SmallFrame;
     const int OutputHighWater = 64 * 1024;
     /// <summary>An emptied output buffer larger than this is given back rather than kept for the connection's life.</summary>
     const int OutputKeep = 256 * 1024;
@@ -31,13 +30,9 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
     readonly RpcSession _session;
     readonly Registration _reg;
     readonly LoopTimer _stallTimer;
-    // Own arrays, not ArrayPool.Shared: the pool would keep a burst's big buffers alive, and the
-    // idle collector gives them back instead.
-    byte[] _in = GC.AllocateUninitializedArray<byte>(InitialBuffer);
-    int _inStart, _inEnd;
-    int _reserved; // budget held for _in (0 while it is a small buffer)
+    readonly RpcInputBuffer _in;
     // Past the high-water mark reading stops until the client has taken its answers.
-    readonly OutboundBuffer _out = new(OutboundMode.Stream, new QueuePolicy(OutputHighWater, OutputHighWater), OutputKeep, InitialBuffer);
+    readonly OutboundBuffer _out = new(OutboundMode.Stream, new QueuePolicy(OutputHighWater, OutputHighWater), OutputKeep, RpcInputBuffer.InitialSize);
     uint _interest;
     bool _inputEnded;
     bool _closed;
@@ -48,6 +43,7 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
         _loop = loop;
         _server = server;
         _fd = fd;
+        _in = new RpcInputBuffer(server);
         _session = new RpcSession(bootstrap, this, maxMessageBytes);
         _stallTimer = new LoopTimer(this);
         _interest = Libc.EPOLLIN | Libc.EPOLLRDHUP;
@@ -88,7 +84,7 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
             PeerDone();
             return;
         }
-        bool midFrame = _inEnd > _inStart && !_out.Backlogged && !_inputEnded && !_session.IsClosed;
+        bool midFrame = _in.Length > 0 && !_out.Backlogged && !_inputEnded && !_session.IsClosed;
         if (midFrame && !_stallTimer.IsScheduled) _loop.Timers.Schedule(_stallTimer, Libc.MonotonicMs() + _server.StallTimeoutMs);
         else if (!midFrame && _stallTimer.IsScheduled) _loop.Timers.Cancel(_stallTimer);
 
@@ -104,15 +100,15 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
     void PeerDone()
     {
         _session.Disconnected();
-        Close(_inEnd > _inStart ? "peer closed the connection in the middle of a message" : null);
+        Close(_in.Length > 0 ? "peer closed the connection in the middle of a message" : null);
     }
 
     /// <summary>The current frame did not complete in time.</summary>
     public void OnTimer(LoopTimer timer)
     {
-        if (_closed || _inEnd == _inStart) return;
-        int need = Framing.Check(new ReadOnlySpan<byte>(_in, _inStart, _inEnd - _inStart), out int length, _session.MaxMessageBytes) == FrameStatus.NeedMore ? length : 0;
-        _session.Abort($"no complete message within {_server.StallTimeoutMs} ms: {_inEnd - _inStart} of {need} bytes received");
+        if (_closed || _in.Length == 0) return;
+        int need = Framing.Check(_in.Data, out int length, _session.MaxMessageBytes) == FrameStatus.NeedMore ? length : 0;
+        _session.Abort($"no complete message within {_server.StallTimeoutMs} ms: {_in.Length} of {need} bytes received");
         Flush();
         Settle();
     }
@@ -121,9 +117,14 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
     {
         while (!_closed && !_session.IsClosed && !_out.Backlogged && !_inputEnded)
         {
-            if (_inEnd == _in.Length && !MakeRoom(_in.Length - _inStart + 1)) return;
+            if (_in.Free.IsEmpty && !_in.MakeRoom(_in.Length + 1))
+            {
+                Refuse(_in.Length + 1);
+                return;
+            }
+            Span<byte> free = _in.Free;
             nint n;
-            fixed (byte* p = &_in[_inEnd]) n = Libc.read(_fd.Value, p, (nuint)(_in.Length - _inEnd));
+            fixed (byte* p = free) n = Libc.read(_fd.Value, p, (nuint)free.Length);
             if (n < 0)
             {
                 int e = Errno.Last;
@@ -139,7 +140,7 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
                 _inputEnded = true;
                 return;
             }
-            _inEnd += (int)n;
+            _in.Filled((int)n);
             ProcessFrames();
         }
     }
@@ -148,7 +149,7 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
     {
         while (!_closed && !_session.IsClosed && !_out.Backlogged)
         {
-            var buffered = new ReadOnlySpan<byte>(_in, _inStart, _inEnd - _inStart);
+            ReadOnlySpan<byte> buffered = _in.Data;
             FrameStatus status;
             int length;
             try
@@ -162,65 +163,21 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
             }
             if (status == FrameStatus.NeedMore)
             {
-                if (length > _in.Length - _inStart) MakeRoom(length);
-                else if (_reserved > 0 && length <= SmallFrame) Shrink(length);
+                if (!_in.Expect(length)) Refuse(length);
                 return;
             }
             _session.Receive(buffered[..length]);
             _server.NoteActivity();
-            _inStart += length;
-            if (_inStart == _inEnd) _inStart = _inEnd = 0;
+            _in.Consume(length);
             // A frame completed: the next one gets its own stall deadline.
             if (_stallTimer.IsScheduled) _loop.Timers.Cancel(_stallTimer);
         }
     }
 
-    /// <summary>
-    /// Makes the buffer hold at least <paramref name="frameBytes"/> from the unread start. A buffer
-    /// over <see cref="SmallFrame"/> is charged to the server's budget; when the budget cannot take it,
-    /// the connection is aborted (false).
-    /// </summary>
-    bool MakeRoom(int frameBytes)
-    {
-        int used = _inEnd - _inStart;
-        if (frameBytes <= _in.Length)
-        {
-            Buffer.BlockCopy(_in, _inStart, _in, 0, used);
-            _inStart = 0;
-            _inEnd = used;
-            return true;
-        }
-        int size = frameBytes <= SmallFrame ? Math.Max(frameBytes, Math.Min(2 * _in.Length, SmallFrame)) : frameBytes;
-        int charge = size > SmallFrame ? size : 0;
-        if (charge > _reserved && !_server.TryReserve(charge - _reserved))
-        {
-            _session.Abort($"message of {frameBytes} bytes does not fit in the server's budget for incomplete messages " +
-                $"({_server.ReservedBytes} of {_server.BufferBudgetBytes} bytes held by other connections)");
-            return false;
-        }
-        if (charge < _reserved) _server.Release(_reserved - charge);
-        _reserved = charge;
-        Replace(size, used);
-        return true;
-    }
-
-    /// <summary>The big frame is done: back to a small buffer, and its budget is freed.</summary>
-    void Shrink(int nextFrameBytes)
-    {
-        int used = _inEnd - _inStart;
-        Replace(Math.Max(InitialBuffer, Math.Max(used, nextFrameBytes)), used);
-        _server.Release(_reserved);
-        _reserved = 0;
-    }
-
-    void Replace(int size, int used)
-    {
-        byte[] next = GC.AllocateUninitializedArray<byte>(size);
-        Buffer.BlockCopy(_in, _inStart, next, 0, used);
-        _in = next;
-        _inStart = 0;
-        _inEnd = used;
-    }
+    /// <summary>The server's budget cannot take a frame of <paramref name="frameBytes"/>: the connection is aborted.</summary>
+    void Refuse(int frameBytes) =>
+        _session.Abort($"message of {frameBytes} bytes does not fit in the server's budget for incomplete messages " +
+            $"({_server.ReservedBytes} of {_server.BufferBudgetBytes} bytes held by other connections)");
 
     /// <summary>
     /// Queues a frame. Inside a batch (frames of one read) it is written when the batch ends;
@@ -254,10 +211,8 @@ public sealed unsafe class RpcConnection : IEventHandler, IRpcOutput, ITimerHand
         if (_stallTimer.IsScheduled) _loop.Timers.Cancel(_stallTimer);
         _loop.Remove(_reg);
         _fd.Dispose();
-        _in = [];
+        _in.Release();
         _out.Dispose();
-        _server.Release(_reserved);
-        _reserved = 0;
         _server.Forget(this);
     }
 }
