@@ -31,9 +31,6 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, EntryPoint = "bind", SetLastError = true)]
     public static partial int bind_in(int fd, SockaddrIn* addr, uint len);
 
-    [LibraryImport(Lib, EntryPoint = "connect", SetLastError = true)]
-    public static partial int connect_in(int fd, SockaddrIn* addr, uint len);
-
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int getsockname(int fd, void* addr, uint* len);
 

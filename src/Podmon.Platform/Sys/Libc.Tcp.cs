@@ -4,8 +4,8 @@ using System.Runtime.InteropServices;
 namespace Podmon.Sys;
 
 /// <summary>
-/// TCP clients over IPv4 and IPv6 (the trace exporter's connection to its collector), numeric
-/// address parsing, poll(2) and the node name. No name resolution: the binary is static glibc, whose
+/// TCP clients over IPv4 and IPv6 (the trace exporter's connection to its collector; the connect of
+/// a port-forward and its result), numeric address parsing, poll(2) and the node name. No name resolution: the binary is static glibc, whose
 /// getaddrinfo would need the NSS modules of a shared libc.
 /// </summary>
 public static unsafe partial class Libc

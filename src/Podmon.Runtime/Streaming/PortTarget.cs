@@ -25,7 +25,7 @@ sealed class PortTarget(PortForwardSession session, int index, ushort port) : IE
         {
             _fd = session.Server.SocketInNetNs(session.NetNsPath);
             Libc.SockaddrIn addr = Libc.SockaddrIn.Loopback(port);
-            if (Libc.connect_in(_fd.Value, &addr, (uint)sizeof(Libc.SockaddrIn)) == 0) _connected = true;
+            if (Libc.connect_addr(_fd.Value, &addr, (uint)sizeof(Libc.SockaddrIn)) == 0) _connected = true;
             else if (Errno.Last != Errno.EINPROGRESS) throw new SyscallException("connect", Errno.Last, $"127.0.0.1:{port}");
             _reg = session.Server.Loop.Add(_fd.Value, Interest, this);
         }
@@ -37,16 +37,14 @@ sealed class PortTarget(PortForwardSession session, int index, ushort port) : IE
 
     uint Interest => !_connected ? Libc.EPOLLOUT : (_paused ? 0 : Libc.EPOLLIN) | (_pending.Pending > 0 ? Libc.EPOLLOUT : 0);
 
-    public unsafe void OnEvents(uint events)
+    public void OnEvents(uint events)
     {
         if (!_connected)
         {
-            int error = 0;
-            uint len = sizeof(int);
-            Libc.getsockopt(_fd!.Value, Libc.SOL_SOCKET, Libc.SO_ERROR, &error, &len);
-            if (error != 0)
+            try { Libc.ConnectResult(_fd!.Value, $"127.0.0.1:{port}"); }
+            catch (SyscallException e)
             {
-                End(new SyscallException("connect", error, $"127.0.0.1:{port}").Message);
+                End(e.Message);
                 return;
             }
             _connected = true;
